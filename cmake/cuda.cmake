@@ -1,0 +1,1 @@
+# cuda.cmake — the CUDA backends (included when nvcc is found): sources, architectures, flags.
