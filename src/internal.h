@@ -56,6 +56,13 @@ liteattn_status_t la_cuda_fwd(const la_plan_t *plan, liteattn_kernel_t kernel,
                               liteattn_stream_t stream);
 #endif
 
+#ifdef LITEATTN_WITH_SM90
+/* Hopper kernel (src/cuda/sm90/). la_sm90_check: can it run this plan on the current device
+ * (OK or a status with the reason recorded); la_sm90_fwd: enqueue it. */
+liteattn_status_t la_sm90_check(const la_plan_t *plan);
+liteattn_status_t la_sm90_fwd(const la_plan_t *plan, liteattn_stream_t stream);
+#endif
+
 /* ---- shared spec helpers (header-only so that host and device code use one definition) ---- */
 #if defined(__CUDACC__)
 #define LA_HD __host__ __device__ __forceinline__
