@@ -1,0 +1,53 @@
+# Makefile — the two commands of the README: `make run` (the demo) and `make test` (CI's command).
+# Everything real lives in CMake; this file installs what is missing and strings the steps together.
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+JOBS       ?= 2
+CMAKE_ARGS ?=
+PYTHON     ?= python3
+
+.PHONY: all build run test test-c test-asan test-python test-gpu deps deps-python install clean
+
+all: build
+
+# Debian packages the build needs (present on the project's machines; installed if missing).
+deps:
+	@missing=""; \
+	for t in cmake:cmake gcc:build-essential make:make; do \
+	  command -v $${t%%:*} >/dev/null 2>&1 || missing="$$missing $${t##*:}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; apt-get update -qq && apt-get install -y -qq $$missing; \
+	fi
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_ARGS)
+	cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	@mkdir -p out
+	./$(BUILD)/demo/liteattn-demo --png out/demo_mask.png
+
+test-c: build
+	ctest --test-dir $(BUILD) -L quick --output-on-failure -j $(JOBS)
+
+test-asan: deps
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLITEATTN_SANITIZE=ON \
+	  -DLITEATTN_CUDA=OFF
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --test-dir $(ASAN_BUILD) -L quick --output-on-failure -j $(JOBS)
+
+# GPU tests run only where a GPU answers (never in CI, which has none).
+test-gpu: build
+	@if nvidia-smi -L >/dev/null 2>&1; then \
+	  ctest --test-dir $(BUILD) -L gpu --output-on-failure; \
+	else echo "test-gpu: no GPU on this machine; GPU tests run through scripts/gpu_check.sh"; fi
+
+test: test-gpu test-c test-asan
+
+install: build
+	cmake --install $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) out
