@@ -32,4 +32,12 @@ static const la_case_t la_cases[] = {
 };
 #define LA_NUM_CASES ((int)(sizeof la_cases / sizeof la_cases[0]))
 
+/* Head dims only the CPU backend builds (the tile table gives D=256 a 128x64 tile, so BM != BN
+ * and the diagonal formula's general case is exercised). The GPU tests leave these out. */
+static const la_case_t la_cpu_cases[] = {
+    {"len113_d32_b2", 2, 113, 113, 2, 2, 32, LA_LAYOUT_BSHD},
+    {"sq239_sk500_d256_gqa2", 1, 239, 500, 2, 1, 256, LA_LAYOUT_PADDED},
+};
+#define LA_NUM_CPU_CASES ((int)(sizeof la_cpu_cases / sizeof la_cpu_cases[0]))
+
 #endif
