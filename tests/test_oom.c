@@ -1,0 +1,48 @@
+/* test_oom.c — forces LITEATTN_ERR_OUT_OF_MEMORY: this program defines aligned_alloc, which the
+ * dynamic linker binds the shared library's calls to (ELF symbol interposition), and fails the
+ * CPU backend's per-thread scratch allocation on demand; every other allocation is forwarded to
+ * the next definition (libc, or the sanitizer's). ELF/glibc-specific by nature, hence its own
+ * program; it fails loudly if the interposition did not take effect rather than passing. */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test_util.h"
+
+static int la_fail_large = 0;     /* fail aligned_alloc of >= 64 KiB while set */
+static long la_intercepted = 0;   /* large requests seen while failing */
+
+void *aligned_alloc(size_t alignment, size_t size) {
+  static void *(*next)(size_t, size_t);
+  if (!next) *(void **)&next = dlsym(RTLD_NEXT, "aligned_alloc");
+  if (la_fail_large && size >= ((size_t)64 << 10)) {
+    ++la_intercepted;
+    return NULL;
+  }
+  return next ? next(alignment, size) : NULL;
+}
+
+int main(void) {
+  const double t0 = la_t_now();
+  const uint64_t seed = la_t_seed();
+  la_t_tensor_t q = la_t_tensor_make(1, 300, 2, 64, LITEATTN_DTYPE_BF16, LA_LAYOUT_BSHD);
+  la_t_tensor_t k = la_t_tensor_make(1, 300, 2, 64, LITEATTN_DTYPE_BF16, LA_LAYOUT_BSHD);
+  la_t_tensor_t v = la_t_tensor_make(1, 300, 2, 64, LITEATTN_DTYPE_BF16, LA_LAYOUT_BSHD);
+  la_t_tensor_t o = la_t_tensor_make(1, 300, 2, 64, LITEATTN_DTYPE_BF16, LA_LAYOUT_BSHD);
+  la_t_fill_qkv(&q, &k, &v, LA_T_INPUTS_DEFAULT, seed);
+  liteattn_fwd_args_t a = la_t_args(&q, &k, &v, &o);
+
+  la_fail_large = 1;
+  const liteattn_status_t st = liteattn_fwd(&a, NULL);
+  la_fail_large = 0;
+  LA_CHECK(la_intercepted > 0, "the library's scratch allocation was not intercepted (is "
+           "aligned_alloc still its allocator?)");
+  LA_CHECK_STATUS(st, LITEATTN_ERR_OUT_OF_MEMORY, "fwd with failing scratch allocation");
+  LA_CHECK(strstr(liteattn_last_error(), "scratch") != NULL, "last error \"%s\" does not say what "
+           "could not be allocated", liteattn_last_error());
+  /* The library recovers: the next call succeeds. */
+  LA_CHECK_STATUS(liteattn_fwd(&a, NULL), LITEATTN_OK, "fwd after the failure");
+  la_t_tensor_free(&q), la_t_tensor_free(&k), la_t_tensor_free(&v), la_t_tensor_free(&o);
+  return la_t_summary("test_oom", la_t_now() - t0);
+}
