@@ -1,0 +1,467 @@
+/* fwd_kernel.cuh — the portable skip-aware attention forward kernel (sm80+): FlashAttention-2's
+ * structure (4 warps, 128 query rows, mma.sync m16n8k16, ldmatrix, cp.async with the next K block
+ * in flight during P·V and the V block in flight during Q·Kᵀ) plus LiteAttention's mask: it visits
+ * only the read mask's tiles in the spec's visit order, evaluates PEAK/MASS per tile from the
+ * online softmax state, votes per q-tile and writes the write-mask row. Included once per
+ * (head dim, dtype) by fwd_<dtype>_d<D>.cu so the four instantiations compile in parallel. */
+#ifndef LITEATTN_CUDA_FWD_KERNEL_CUH
+#define LITEATTN_CUDA_FWD_KERNEL_CUH
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <math.h>
+#include <stdint.h>
+
+#include "fwd.h"
+
+/* ---- PTX wrappers ---- */
+__device__ __forceinline__ uint32_t la_smem_addr(const void *p) {
+  return (uint32_t)__cvta_generic_to_shared(p);
+}
+
+/* 16-byte async copy; src_size 0 zero-fills the destination (rows past the end of a sequence). */
+__device__ __forceinline__ void la_cp_async16(uint32_t dst, const void *src, bool valid) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src),
+               "r"(valid ? 16 : 0));
+}
+__device__ __forceinline__ void la_cp_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+__device__ __forceinline__ void la_cp_wait_all() { asm volatile("cp.async.wait_group 0;\n" ::); }
+
+__device__ __forceinline__ void la_ldsm_x4(uint32_t *r, uint32_t addr) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(addr));
+}
+__device__ __forceinline__ void la_ldsm_x4_trans(uint32_t *r, uint32_t addr) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(addr));
+}
+
+/* c += a·b for one m16n8k16 tile, fp32 accumulation. */
+template <bool BF16>
+__device__ __forceinline__ void la_mma(float *c, const uint32_t *a, uint32_t b0, uint32_t b1) {
+  if (BF16)
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+        "{%8, %9}, {%0, %1, %2, %3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  else
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+        "{%8, %9}, {%0, %1, %2, %3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+/* Two floats rounded to the 16-bit dtype, `lo` in the low half (the lower column index). */
+template <bool BF16>
+__device__ __forceinline__ uint32_t la_pack(float lo, float hi) {
+  uint32_t r;
+  if (BF16) {
+    __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
+    r = *reinterpret_cast<uint32_t *>(&h);
+  } else {
+    __half2 h = __floats2half2_rn(lo, hi);
+    r = *reinterpret_cast<uint32_t *>(&h);
+  }
+  return r;
+}
+
+/* 2^x with the SFU (exp2(-inf) = 0). */
+__device__ __forceinline__ float la_exp2(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+  return y;
+}
+
+/* Sum and max over the 4 lanes of a quad (the 4 threads that hold one accumulator row). The
+ * butterfly gives every lane the same bits. */
+__device__ __forceinline__ float la_quad_sum(float x) {
+  x += __shfl_xor_sync(0xffffffffu, x, 1);
+  return x + __shfl_xor_sync(0xffffffffu, x, 2);
+}
+__device__ __forceinline__ float la_quad_max(float x) {
+  x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, 1));
+  return fmaxf(x, __shfl_xor_sync(0xffffffffu, x, 2));
+}
+
+/* Element offset of (row, 16-byte chunk) in a [rows][D] shared tile. XOR-swizzling the chunk with
+ * row % 8 puts the 8 rows one ldmatrix phase reads into 8 different 16-byte bank groups (rows are
+ * 128 or 256 bytes, so unswizzled they would all hit the same banks: 8-way conflicts). */
+template <int D>
+__device__ __forceinline__ int la_swz(int row, int chunk) {
+  return row * D + ((chunk ^ (row & 7)) << 3);
+}
+
+/* addr ^ x, recomputed at every use: keeps the compiler from hoisting one register per unrolled
+ * k-step out of the main loop (24 loop-invariant addresses otherwise push the kernel into
+ * spills). */
+__device__ __forceinline__ uint32_t la_xor(uint32_t addr, uint32_t x) {
+  uint32_t r;
+  asm volatile("xor.b32 %0, %1, %2;\n" : "=r"(r) : "r"(addr), "r"(x));
+  return r;
+}
+
+/* Async copy of ROWS rows of D elements, global rows r0.. (row stride in elements), rows >= rmax
+ * zero-filled, into a swizzled shared tile. */
+template <int D, int ROWS>
+__device__ __forceinline__ void la_load_tile(uint32_t s_base, const uint16_t *g,
+                                             long long row_stride, int r0, int rmax, int tid) {
+  constexpr int CPR = D / 8;                          /* 16-byte chunks per row */
+  constexpr int RSTEP = LA_CUDA_THREADS / CPR;        /* rows covered per pass */
+  static_assert(ROWS % RSTEP == 0, "tile rows must be a multiple of the rows per pass");
+  const int c = tid % CPR;
+#pragma unroll
+  for (int i = 0; i < ROWS / RSTEP; ++i) {
+    const int r = tid / CPR + i * RSTEP;
+    const bool ok = r0 + r < rmax;
+    const uint16_t *src = g + (ok ? (long long)(r0 + r) * row_stride : 0) + c * 8;
+    la_cp_async16(s_base + 2u * (uint32_t)la_swz<D>(r, c), src, ok);
+  }
+}
+
+/* Bits of word w of a row for the tiles a must-do key range touches. */
+__device__ __forceinline__ uint32_t la_must_word(const la_fwd_params_t &p, int w) {
+  uint32_t m = 0;
+  for (int i = 0; i < p.num_must_k; ++i) {
+    const long long lo_t = p.must_k[i].begin / LA_CUDA_BN, hi_t = (p.must_k[i].end - 1) / LA_CUDA_BN;
+    const long long lo = lo_t > 32ll * w ? lo_t : 32ll * w;
+    const long long hi = hi_t < 32ll * w + 31 ? hi_t : 32ll * w + 31;
+    if (lo <= hi) {
+      const int n = (int)(hi - lo + 1);
+      m |= (n == 32 ? 0xffffffffu : ((1u << n) - 1u)) << (int)(lo - 32ll * w);
+    }
+  }
+  return m;
+}
+
+/* The smallest position i' >= i of the visit order (tile (diag + i') mod Tk) whose tile is set in
+ * `vis`, or Tk if none. vis has zero padding bits, so the first lap never finds a tile >= Tk; in
+ * the second lap (tiles < diag) a hit at or past diag means i' >= Tk. */
+__device__ __forceinline__ int la_next_visit(const uint32_t *vis, int Tk, int diag, int i) {
+  while (i < Tk) {
+    const int j = diag + i < Tk ? diag + i : diag + i - Tk;
+    const uint32_t w = vis[j >> 5] >> (j & 31);
+    if (w) {
+      const int i2 = i + __ffs(w) - 1;
+      return i2 < Tk ? i2 : Tk;
+    }
+    const int step = 32 - (j & 31);
+    i += (j >= diag && Tk - j < step) ? Tk - j : step; /* the first lap ends at tile Tk - 1 */
+  }
+  return Tk;
+}
+
+/* One CTA = one (b, hq, q-tile) row of the mask: 128 query rows, 4 warps of 32 rows (two m16
+ * fragments each). Keys come in blocks of KB (the BN-key tile is BN/KB blocks): KB = 64 at D = 128
+ * keeps S (64 fp32) + O (128 fp32) in registers; KB = 128 at D = 64 (S 128 + O 64). */
+template <int D, int KB, bool BF16, int MARK>
+__global__ void __launch_bounds__(LA_CUDA_THREADS, 2)
+    la_fwd_kernel(const __grid_constant__ la_fwd_params_t p) {
+  constexpr int BM = LA_CUDA_BM, BN = LA_CUDA_BN;
+  constexpr int MI = 2;       /* m16 fragments per warp */
+  constexpr int NT = KB / 8;  /* n8 tiles of S per block */
+  constexpr int KD = D / 16;  /* k16 steps of Q·Kᵀ */
+  constexpr int DT = D / 8;   /* n8 tiles of O */
+  constexpr int KK = KB / 16; /* k16 steps of P·V */
+  constexpr int NSUB = BN / KB;
+  static_assert(BM == (LA_CUDA_THREADS / 32) * MI * 16, "BM must be 4 warps x 2 x 16 rows");
+  static_assert(BN % KB == 0 && KB % 16 == 0 && D % 64 == 0, "tile shape");
+
+  extern __shared__ __align__(128) uint16_t la_smem[];
+  uint16_t *sQ = la_smem;
+  uint16_t *sK = sQ + BM * D;
+  uint16_t *sV = sK + KB * D;
+  uint32_t *vis = reinterpret_cast<uint32_t *>(sV + KB * D); /* visited tiles of this row */
+  uint32_t *sbits = vis + p.W;                               /* write-mask row being voted */
+  /* Criterion state per thread and (mi, h) row slot, [slot][thread] so a warp's accesses hit 32
+   * banks: running max before the tile, this thread's part of l before the tile, the tile's max
+   * score so far. In shared memory because 12 more live registers push the main loop into
+   * spills (the kernel sits at the 255-register cap). */
+  float *crit_m = reinterpret_cast<float *>(sbits + p.W);
+  float *crit_l = crit_m + 4 * LA_CUDA_THREADS;
+  float *crit_t = crit_l + 4 * LA_CUDA_THREADS;
+
+  const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, t = lane & 3, g = lane >> 2;
+  const int qt = blockIdx.x, hq = blockIdx.y, b = blockIdx.z;
+  const int hk = hq / p.q_per_kv;
+  const int q0 = qt * BM;
+  const int nq = p.Sq - q0 < BM ? p.Sq - q0 : BM;
+  const long long row = ((long long)b * p.Hq + hq) * p.Tq + qt;
+  const uint16_t *gq = static_cast<const uint16_t *>(p.q) + b * p.q_sb + hq * p.q_sh;
+  const uint16_t *gk = static_cast<const uint16_t *>(p.k) + b * p.k_sb + hk * p.k_sh;
+  const uint16_t *gv = static_cast<const uint16_t *>(p.v) + b * p.v_sb + hk * p.v_sh;
+  const bool must_q = la_ranges_hit(p.must_q, p.num_must_q, q0, q0 + nq);
+  const float c = p.scale_log2;
+
+  /* Visit set of this row: read mask (or all), plus must-do key tiles; must-do query rows visit
+   * everything. Padding bits cleared. */
+  for (int w = tid; w < p.W; w += LA_CUDA_THREADS) {
+    uint32_t bits = (must_q || !p.read_mask) ? 0xffffffffu : p.read_mask[row * p.W + w];
+    if (!must_q) bits |= la_must_word(p, w);
+    const int left = p.Tk - 32 * w;
+    if (left < 32) bits &= (1u << left) - 1u;
+    vis[w] = bits;
+    if (MARK) sbits[w] = 0u;
+  }
+
+  const uint32_t sQa = la_smem_addr(sQ), sKa = la_smem_addr(sK), sVa = la_smem_addr(sV);
+  la_load_tile<D, BM>(sQa, gq, p.q_ss, q0, p.Sq, tid);
+  __syncthreads(); /* vis complete */
+
+  const int diag = (int)la_diag_tile(qt, BM, BN, p.Sq, p.Sk, p.Tk);
+  int pos = la_next_visit(vis, p.Tk, diag, 0), sub = 0;
+  if (pos < p.Tk) {
+    const int j = diag + pos < p.Tk ? diag + pos : diag + pos - p.Tk;
+    la_load_tile<D, KB>(sKa, gk, p.k_ss, j * BN, p.Sk, tid);
+  }
+  la_cp_commit();
+
+  float o[MI][DT][4];
+  float m[MI][2], l[MI][2];
+#pragma unroll
+  for (int mi = 0; mi < MI; ++mi) {
+#pragma unroll
+    for (int dt = 0; dt < DT; ++dt) o[mi][dt][0] = o[mi][dt][1] = o[mi][dt][2] = o[mi][dt][3] = 0.f;
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      m[mi][h] = -INFINITY;
+      l[mi][h] = 0.f;
+    }
+  }
+  bool first = true;
+  const int wrow = warp * 32; /* first row of this warp in the tile */
+  /* Per-lane byte offsets of the ldmatrix rows at k-step 0. Rows are D*2 bytes (a multiple of
+   * 128) and every row base used below is too, so step kd's chunk (2*kd + c) ^ (row % 8) lands
+   * at offset ^ (kd << 5): c is the low chunk bit, 2*kd only touches the higher ones. */
+  const uint32_t qoff = 2u * (uint32_t)la_swz<D>(wrow + (lane & 15), lane >> 4);
+  const uint32_t koff = 2u * (uint32_t)la_swz<D>((lane & 7) + ((lane >> 4) << 3), (lane >> 3) & 1);
+  const uint32_t voff = 2u * (uint32_t)la_swz<D>((lane & 7) + (((lane >> 3) & 1) << 3), lane >> 4);
+
+  while (pos < p.Tk) {
+    const int j = diag + pos < p.Tk ? diag + pos : diag + pos - p.Tk;
+    const int k0 = j * BN + sub * KB;
+    const int nsub = j == p.Tk - 1 ? (p.Sk - j * BN + KB - 1) / KB : NSUB;
+    int npos = pos, nsubi = sub + 1;
+    if (nsubi >= nsub) {
+      npos = la_next_visit(vis, p.Tk, diag, pos + 1);
+      nsubi = 0;
+    }
+
+    la_cp_wait_all();
+    __syncthreads(); /* K block (and Q) landed; every warp is done with the previous V */
+    la_load_tile<D, KB>(sVa, gv, p.v_ss, k0, p.Sk, tid);
+    la_cp_commit();
+
+    if (MARK && sub == 0) {
+#pragma unroll
+      for (int mi = 0; mi < MI; ++mi)
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+          crit_m[(mi * 2 + h) * LA_CUDA_THREADS + tid] = m[mi][h];
+          if (MARK == LA_MARK_MASS) crit_l[(mi * 2 + h) * LA_CUDA_THREADS + tid] = l[mi][h];
+        }
+    }
+
+    /* S = Q·Kᵀ (raw scores, fp32). */
+    float s[MI][NT][4];
+#pragma unroll
+    for (int mi = 0; mi < MI; ++mi)
+#pragma unroll
+      for (int nt = 0; nt < NT; ++nt) s[mi][nt][0] = s[mi][nt][1] = s[mi][nt][2] = s[mi][nt][3] = 0.f;
+#pragma unroll
+    for (int kd = 0; kd < KD; ++kd) {
+      uint32_t a[MI][4];
+#pragma unroll
+      for (int mi = 0; mi < MI; ++mi)
+        la_ldsm_x4(a[mi], sQa + la_xor(qoff + mi * 16 * D * 2, kd << 5));
+#pragma unroll
+      for (int np = 0; np < NT / 2; ++np) {
+        uint32_t bk[4];
+        la_ldsm_x4(bk, sKa + la_xor(koff + np * 16 * D * 2, kd << 5));
+#pragma unroll
+        for (int mi = 0; mi < MI; ++mi) {
+          la_mma<BF16>(s[mi][2 * np], a[mi], bk[0], bk[1]);
+          la_mma<BF16>(s[mi][2 * np + 1], a[mi], bk[2], bk[3]);
+        }
+      }
+    }
+    if (k0 + KB > p.Sk) { /* keys past the end of the sequence (only in the last tile) */
+#pragma unroll
+      for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+        for (int e = 0; e < 2; ++e)
+          if (k0 + nt * 8 + 2 * t + e >= p.Sk)
+#pragma unroll
+            for (int mi = 0; mi < MI; ++mi) s[mi][nt][e] = s[mi][nt][2 + e] = -INFINITY;
+    }
+
+    la_cp_wait_all();
+    __syncthreads(); /* V block landed; every warp is done with this K block */
+    if (npos < p.Tk) {
+      const int jn = diag + npos < p.Tk ? diag + npos : diag + npos - p.Tk;
+      la_load_tile<D, KB>(sKa, gk, p.k_ss, jn * BN + nsubi * KB, p.Sk, tid);
+    }
+    la_cp_commit();
+
+    /* Online softmax in base 2 with the scale folded in: p = 2^(s*c - m*c). */
+    uint32_t pa[MI][KK][4];
+#pragma unroll
+    for (int mi = 0; mi < MI; ++mi) {
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        float mx = -INFINITY;
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt) mx = fmaxf(mx, fmaxf(s[mi][nt][2 * h], s[mi][nt][2 * h + 1]));
+        mx = la_quad_max(mx);
+        if (MARK) {
+          float *tm = &crit_t[(mi * 2 + h) * LA_CUDA_THREADS + tid];
+          *tm = sub == 0 ? mx : fmaxf(*tm, mx);
+        }
+        const float m_new = fmaxf(m[mi][h], mx);
+        const float ms = m_new == -INFINITY ? 0.f : m_new * c;
+        const float alpha = la_exp2(fmaf(m[mi][h], c, -ms));
+        m[mi][h] = m_new;
+        float rs = 0.f;
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+          for (int e = 0; e < 2; ++e) {
+            const float pe = la_exp2(fmaf(s[mi][nt][2 * h + e], c, -ms));
+            s[mi][nt][2 * h + e] = pe;
+            rs += pe;
+          }
+        l[mi][h] = fmaf(l[mi][h], alpha, rs);
+#pragma unroll
+        for (int dt = 0; dt < DT; ++dt) {
+          o[mi][dt][2 * h] *= alpha;
+          o[mi][dt][2 * h + 1] *= alpha;
+        }
+      }
+#pragma unroll
+      for (int kk = 0; kk < KK; ++kk) {
+        pa[mi][kk][0] = la_pack<BF16>(s[mi][2 * kk][0], s[mi][2 * kk][1]);
+        pa[mi][kk][1] = la_pack<BF16>(s[mi][2 * kk][2], s[mi][2 * kk][3]);
+        pa[mi][kk][2] = la_pack<BF16>(s[mi][2 * kk + 1][0], s[mi][2 * kk + 1][1]);
+        pa[mi][kk][3] = la_pack<BF16>(s[mi][2 * kk + 1][2], s[mi][2 * kk + 1][3]);
+      }
+    }
+
+    /* O += P·V. */
+#pragma unroll
+    for (int kk = 0; kk < KK; ++kk) {
+#pragma unroll
+      for (int dp = 0; dp < DT / 2; ++dp) {
+        uint32_t bv[4];
+        la_ldsm_x4_trans(bv, sVa + la_xor(voff + kk * 16 * D * 2, dp << 5));
+#pragma unroll
+        for (int mi = 0; mi < MI; ++mi) {
+          la_mma<BF16>(o[mi][2 * dp], pa[mi][kk], bv[0], bv[1]);
+          la_mma<BF16>(o[mi][2 * dp + 1], pa[mi][kk], bv[2], bv[3]);
+        }
+      }
+    }
+
+    /* After the tile's last block: criterion against the state before the tile, then the vote.
+     * Rows >= Sq never vote; the first visited tile and must-do tiles are always kept. */
+    if (MARK && sub == nsub - 1) {
+      const int k_lo = j * BN, nk = p.Sk - k_lo < BN ? p.Sk - k_lo : BN;
+      bool keep = first || must_q || la_ranges_hit(p.must_k, p.num_must_k, k_lo, k_lo + nk);
+      if (!keep) {
+        const float thr = p.threshold;
+        const float log2n = MARK == LA_MARK_MASS ? log2f((float)nk) : 0.f;
+        bool negl = true;
+#pragma unroll
+        for (int mi = 0; mi < MI; ++mi)
+#pragma unroll
+          for (int h = 0; h < 2; ++h) {
+            const int slot = (mi * 2 + h) * LA_CUDA_THREADS + tid;
+            float crit = (crit_t[slot] - crit_m[slot]) * c;
+            if (MARK == LA_MARK_MASS) crit += log2n - log2f(la_quad_sum(crit_l[slot]));
+            if (q0 + wrow + mi * 16 + h * 8 + g < p.Sq) negl = negl && crit < thr;
+          }
+        keep = !__all_sync(0xffffffffu, negl);
+      }
+      if (keep && lane == 0) atomicOr(&sbits[j >> 5], 1u << (j & 31));
+      first = false;
+    }
+    pos = npos;
+    sub = nsubi;
+  }
+  la_cp_wait_all();
+
+  /* O = acc / l (0 for a row that visited nothing), LSE = m*scale + ln l (-inf then). */
+  uint16_t *go = static_cast<uint16_t *>(p.o) + b * p.o_sb + hq * p.o_sh;
+#pragma unroll
+  for (int mi = 0; mi < MI; ++mi)
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const int r = q0 + wrow + mi * 16 + h * 8 + g;
+      const float lsum = la_quad_sum(l[mi][h]);
+      const float inv = lsum > 0.f ? 1.f / lsum : 0.f;
+      if (r < p.Sq) {
+        uint16_t *orow = go + (long long)r * p.o_ss + 2 * t;
+#pragma unroll
+        for (int dt = 0; dt < DT; ++dt)
+          *reinterpret_cast<uint32_t *>(orow + dt * 8) =
+              la_pack<BF16>(o[mi][dt][2 * h] * inv, o[mi][dt][2 * h + 1] * inv);
+        if (p.lse && t == 0)
+          p.lse[((long long)b * p.Hq + hq) * p.Sq + r] =
+              lsum > 0.f ? m[mi][h] * p.scale + logf(lsum) : -INFINITY;
+      }
+    }
+
+  if (MARK) {
+    __syncthreads(); /* every warp's vote is in sbits */
+    for (int w = tid; w < p.W; w += LA_CUDA_THREADS) p.write_mask[row * p.W + w] = sbits[w];
+  }
+}
+
+/* Key block per head dim (see the kernel's comment: what fits the register file). */
+template <int D>
+struct la_kb {
+  static constexpr int value = D == 128 ? 64 : 128;
+};
+
+/* Runtime flag -> compile-time constant: the one switch helper for the marking variants. */
+#define LA_MARK_SWITCH(mark, MARK, ...)                                         \
+  [&] {                                                                         \
+    if ((mark) == LA_MARK_MASS) {                                               \
+      constexpr int MARK = LA_MARK_MASS;                                        \
+      return __VA_ARGS__();                                                     \
+    } else if ((mark) == LA_MARK_PEAK) {                                        \
+      constexpr int MARK = LA_MARK_PEAK;                                        \
+      return __VA_ARGS__();                                                     \
+    } else {                                                                    \
+      constexpr int MARK = LA_MARK_NONE;                                        \
+      return __VA_ARGS__();                                                     \
+    }                                                                           \
+  }()
+
+template <int D, bool BF16>
+cudaError_t la_fwd_launch(const la_fwd_params_t &p, int mark, cudaStream_t stream) {
+  constexpr int KB = la_kb<D>::value;
+  const size_t smem = la_fwd_smem_bytes(D, p.W, mark != LA_MARK_NONE);
+  return LA_MARK_SWITCH(mark, MARK, [&] {
+    auto kernel = la_fwd_kernel<D, KB, BF16, MARK>;
+    cudaError_t e =
+        cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+    if (e != cudaSuccess) return e;
+    kernel<<<dim3((unsigned)p.Tq, (unsigned)p.Hq, (unsigned)p.B), LA_CUDA_THREADS, smem, stream>>>(p);
+    return cudaGetLastError();
+  });
+}
+
+template <int D, bool BF16>
+cudaError_t la_fwd_attributes(cudaFuncAttributes *attr) {
+  return cudaFuncGetAttributes(attr, la_fwd_kernel<D, la_kb<D>::value, BF16, LA_MARK_NONE>);
+}
+
+/* One translation unit per (D, dtype) instantiates both entry points. */
+#define LA_FWD_INSTANTIATE(D, BF16)                                                       \
+  template cudaError_t la_fwd_launch<D, BF16>(const la_fwd_params_t &, int, cudaStream_t); \
+  template cudaError_t la_fwd_attributes<D, BF16>(cudaFuncAttributes *);
+
+#endif /* LITEATTN_CUDA_FWD_KERNEL_CUH */
