@@ -1,0 +1,305 @@
+#!/usr/bin/env python3
+"""sm90_bench.py — checks the Hopper kernel against the CPU spec backend on fresh random inputs,
+then times it against torch SDPA (cuDNN backend) in the same process on the same inputs.
+
+Usage: python3 bench/sm90/sm90_bench.py LIB [--check] [--bench] [--quick] [--seed N]
+LIB is build-sm90/libsm90h.so (bench/sm90/sm90_shim.c + the library's core, CPU and sm90 code).
+"""
+import argparse
+import ctypes
+import json
+import math
+import sys
+
+import torch
+
+BF16, FP16 = 0, 1
+PEAK, MASS = 0, 1
+TDT = {BF16: torch.bfloat16, FP16: torch.float16}
+
+
+class Lib:
+    def __init__(self, path):
+        self.l = ctypes.CDLL(path)
+        f = self.l.la_sm90h_run
+        P, I, F = ctypes.c_void_p, ctypes.c_int, ctypes.c_float
+        f.argtypes = [I, I, I, I, P, P, P, P, P, P, P, F, P, P, F, I, P, I, P, I, P]
+        f.restype = I
+        self.l.liteattn_last_error.restype = ctypes.c_char_p
+        g = self.l.liteattn_mask_geometry
+        g.argtypes = [ctypes.c_int64] * 5 + [I, P]
+        g.restype = I
+
+    def geometry(self, B, Hq, Sq, Sk, D, dt):
+        buf = (ctypes.c_int64 * 8)()
+        st = self.l.liteattn_mask_geometry(B, Hq, Sq, Sk, D, dt, buf)
+        assert st == 0, self.err()
+        return dict(BM=buf[0], BN=buf[1], Tq=buf[2], Tk=buf[3], W=buf[4], rows=buf[5],
+                    words=buf[6])
+
+    def err(self):
+        return self.l.liteattn_last_error().decode()
+
+    def run(self, kernel, dt, q, k, v, o, lse, rmask=None, wmask=None, thr=-math.inf, crit=MASS,
+            must_k=(), must_q=(), pp=1, persist=1, scale=0.0):
+        B, Sq, Hq, D = q.shape
+        Sk, Hkv = k.shape[1], k.shape[2]
+        shape = (ctypes.c_int64 * 6)(B, Sq, Sk, Hq, Hkv, D)
+        st = []
+        for t in (q, k, v, o):
+            st += [t.stride(0), t.stride(1), t.stride(2)]
+        strides = (ctypes.c_int64 * 12)(*st)
+        mk = (ctypes.c_int64 * 16)(*[x for r in must_k for x in r])
+        mq = (ctypes.c_int64 * 16)(*[x for r in must_q for x in r])
+        ptr = lambda t: None if t is None else t.data_ptr()
+        r = self.l.la_sm90h_run(kernel, pp, persist, dt, q.data_ptr(), k.data_ptr(),
+                                v.data_ptr(), o.data_ptr(), ptr(lse), shape, strides, scale,
+                                ptr(rmask), ptr(wmask), thr, crit, mk, len(must_k), mq,
+                                len(must_q), None)
+        if r != 0:
+            raise RuntimeError("liteattn status %d: %s" % (r, self.err()))
+
+
+def make(B, S, H, D, layout, dt, dev, gen, values=None):
+    """A [B, S, H, D] tensor in the given memory layout (bshd, bhsd, padded): random normal, or a
+    copy of `values` (a float [B, S, H, D] tensor) laid out that way."""
+    shape = {"bshd": (B, S, H, D), "bhsd": (B, H, S, D), "padded": (B, S, H, D + 8)}[layout]
+    full = torch.randn(shape, generator=gen, device=gen.device).to(TDT[dt]).to(dev)
+    t = {"bshd": full, "bhsd": full.transpose(1, 2), "padded": full[..., :D]}[layout]
+    if values is not None:
+        t.copy_(values.to(t.device))
+    return t
+
+
+def scored_qk(B, Sq, Sk, Hq, Hkv, D, gen):
+    """Float q, k whose scores vary from key tile to key tile (a shared direction u, scaled per
+    128-key tile), so that marking finds negligible tiles and keeps others."""
+    u = torch.randn(D, generator=gen)
+    q = torch.randn(B, Sq, Hq, D, generator=gen) + u
+    beta = torch.rand((Sk + 127) // 128, generator=gen) * 2 - 1
+    beta = beta.repeat_interleave(128)[:Sk].view(1, Sk, 1, 1)
+    k = torch.randn(B, Sk, Hkv, D, generator=gen) * 0.5 + beta * u * 0.6
+    return q, k
+
+
+def empty_like_layout(t, dev, fill):
+    """An output with t's shape and strides (same layout), filled with `fill` (poison)."""
+    o = torch.empty_strided(t.shape, t.stride(), dtype=t.dtype, device=dev)
+    o.fill_(fill)
+    return o
+
+
+def host_copy(t):
+    """Host tensor with the same strides (and so the same layout) as t."""
+    h = torch.empty_strided(t.shape, t.stride(), dtype=t.dtype, device="cpu")
+    h.copy_(t)
+    return h
+
+
+def random_mask(geom, density, gen, empty_rows=0):
+    """uint32 mask words: each tile set with probability `density`; `empty_rows` rows all 0."""
+    Tk, W, rows = geom["Tk"], geom["W"], geom["rows"]
+    bits = torch.rand(rows, W * 32, generator=gen) < density
+    bits[:, Tk:] = False
+    if empty_rows:
+        bits[torch.randperm(rows, generator=gen)[:empty_rows]] = False
+    w = torch.zeros(rows, W, dtype=torch.int64)
+    for b in range(32):
+        w |= bits[:, b::32].to(torch.int64) << b
+    return w.to(torch.int32).reshape(-1)  # bit patterns; reinterpreted as uint32 by the kernel
+
+
+CASES = [
+    # name, B, Sq, Sk, Hq, Hkv, D, layout, dtype
+    ("len1_d64", 1, 1, 1, 1, 1, 64, "bshd", BF16),
+    ("len113_d64", 1, 113, 113, 2, 2, 64, "bshd", BF16),
+    ("len239_d128_gqa2", 2, 239, 239, 4, 2, 128, "bhsd", BF16),
+    ("len1023_d64_mqa8", 1, 1023, 1023, 8, 1, 64, "padded", FP16),
+    ("len4224_d128", 1, 4224, 4224, 1, 1, 128, "bshd", BF16),
+    ("sq300_sk1023_d128", 2, 300, 1023, 2, 1, 128, "padded", FP16),
+    ("sq1023_sk239_d64", 1, 1023, 239, 8, 8, 64, "bhsd", BF16),
+    ("len640_d128_b3", 3, 640, 640, 2, 2, 128, "bshd", FP16),
+]
+
+MODES = [
+    # name, read density (None = no read mask), empty rows, marking criterion, thr, must-do
+    ("dense", None, 0, None, -math.inf, False),
+    ("sparse_mass", 0.5, 0, MASS, -4.0, True),
+    ("sparse_peak_empty", 0.4, 3, PEAK, -2.0, False),
+    ("full_mark_mass", None, 0, MASS, -3.0, False),
+]
+
+
+def check(lib, seed, quick):
+    dev = "cuda"
+    gen = torch.Generator().manual_seed(seed)
+    fails = 0
+    variants = [(1, 1), (0, 1), (1, 0), (0, 0)]
+    n = 0
+    for case in CASES:
+        name, B, Sq, Sk, Hq, Hkv, D, layout, dt = case
+        for mi, mode in enumerate(MODES):
+            mname, dens, empty, crit, thr, must = mode
+            pp, persist = variants[n % len(variants)]
+            n += 1
+            qf, kf = scored_qk(B, Sq, Sk, Hq, Hkv, D, gen)
+            q = make(B, Sq, Hq, D, layout, dt, dev, gen, qf)
+            k = make(B, Sk, Hkv, D, layout, dt, dev, gen, kf)
+            v = make(B, Sk, Hkv, D, layout, dt, dev, gen)
+            geom = lib.geometry(B, Hq, Sq, Sk, D, dt)
+            rmask = None if dens is None else random_mask(geom, dens, gen, empty)
+            must_k = [(min(Sk - 1, 130), min(Sk, 131))] if must else []
+            must_q = [(Sq - 1, Sq)] if must else []
+            marking = crit is not None
+            res = {}
+            for kern in (0, 1):
+                on_dev = kern == 1
+                qq, kk, vv = (q, k, v) if on_dev else (host_copy(q), host_copy(k), host_copy(v))
+                o = empty_like_layout(q, dev if on_dev else "cpu", float("nan"))
+                lse = torch.full((B, Hq, Sq), float("nan"), device=o.device)
+                rm = None if rmask is None else rmask.to(o.device)
+                wm = (torch.full((geom["words"],), -1, dtype=torch.int32, device=o.device)
+                      if marking else None)
+                lib.run(kern, dt, qq, kk, vv, o, lse, rm, wm, thr, crit if marking else MASS,
+                        must_k, must_q, pp, persist)
+                if on_dev:
+                    torch.cuda.synchronize()
+                res[kern] = (o.float().cpu(), lse.cpu(), None if wm is None else wm.cpu())
+            (oc, lc, wc), (og, lg, wg) = res[0], res[1]
+            finite = torch.isfinite(og).all().item() and not torch.isnan(lg).any().item()
+            rel = ((og - oc).norm() / oc.norm().clamp_min(1e-30)).item()
+            maxd = (og - oc).abs().max().item() if og.numel() else 0.0
+            inf_ok = torch.equal(torch.isinf(lg), torch.isinf(lc))
+            fin = torch.isfinite(lc)
+            lse_d = (lg[fin] - lc[fin]).abs().max().item() if fin.any() else 0.0
+            tol = 2e-2 if dt == BF16 else 6e-3
+            ok = finite and rel < tol and inf_ok and lse_d < 5e-3
+            mark = ""
+            if marking:
+                diff = (wg ^ wc)
+                nbits = sum(bin(x & 0xFFFFFFFF).count("1") for x in diff.tolist())
+                kept = sum(bin(x & 0xFFFFFFFF).count("1") for x in wc.tolist())
+                visited = (geom["rows"] * geom["Tk"] if rmask is None else
+                           sum(bin(x & 0xFFFFFFFF).count("1") for x in rmask.tolist()))
+                mark = " mask: kept %d/%d visited, %d bits differ" % (kept, visited, nbits)
+                ok = ok and nbits <= max(1, visited // 200)
+            # determinism: the same call again gives identical bits
+            o2 = empty_like_layout(q, dev, float("nan"))
+            lse2 = torch.full((B, Hq, Sq), float("nan"), device=dev)
+            wm2 = (torch.full((geom["words"],), -1, dtype=torch.int32, device=dev)
+                   if marking else None)
+            lib.run(1, dt, q, k, v, o2, lse2, None if rmask is None else rmask.to(dev), wm2, thr,
+                    crit if marking else MASS, must_k, must_q, pp, persist)
+            torch.cuda.synchronize()
+            det = torch.equal(o2.float().cpu().nan_to_num(7.0), og.nan_to_num(7.0)) and (
+                wm2 is None or torch.equal(wm2.cpu(), wg))
+            ok = ok and det
+            fails += not ok
+            print("%-4s %-20s %-18s pp=%d per=%d rel=%.2e max=%.2e lse=%.1e det=%d%s" %
+                  ("ok" if ok else "FAIL", name, mname, pp, persist, rel, maxd, lse_d, det, mark),
+                  flush=True)
+            if quick and mi == 1:
+                break
+    return fails
+
+
+def bench_ms(fn, rep_ms):
+    import triton.testing as tt
+    return tt.do_bench(fn, warmup=max(25, rep_ms // 10), rep=rep_ms, return_mode="median")
+
+
+def bench(lib, seed, quick):
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    import torch.nn.functional as F
+    dev = "cuda"
+    gen = torch.Generator(device=dev).manual_seed(seed)
+    mgen = torch.Generator().manual_seed(seed)
+    rows = []
+    shapes = [(12, 32760, 128), (12, 32760, 64), (40, 75600, 128)]
+    if quick:
+        shapes = shapes[:1]
+    for H, S, D in shapes:
+        dt = BF16
+        q = make(1, S, H, D, "bshd", dt, dev, gen)
+        k = make(1, S, H, D, "bshd", dt, dev, gen)
+        v = make(1, S, H, D, "bshd", dt, dev, gen)
+        o = torch.empty_like(q)
+        flops = 4.0 * H * S * S * D
+        rep = 1500 if S < 50000 else 3000
+        geom = lib.geometry(1, H, S, S, D, dt)
+
+        def tf(ms, f=flops):
+            return f / (ms * 1e-3) / 1e12
+
+        qt, kt, vt = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
+        try:
+            with sdpa_kernel(SDPBackend.CUDNN_ATTENTION):
+                ref = F.scaled_dot_product_attention(qt, kt, vt)
+                ms = bench_ms(lambda: F.scaled_dot_product_attention(qt, kt, vt), rep)
+            cudnn = ms
+            rows.append(dict(shape=(H, S, D), what="cudnn", ms=ms, tflops=tf(ms)))
+        except Exception as e:  # noqa: BLE001 - report and go on without the baseline
+            print("cudnn unavailable:", e)
+            ref, cudnn = None, None
+        variants = [(0, 0), (0, 1), (1, 0), (1, 1)] if (H, S) == (12, 32760) else [(1, 1)]
+        for pp, per in variants:
+            fn = lambda: lib.run(1, dt, q, k, v, o, None, pp=pp, persist=per)
+            fn()
+            torch.cuda.synchronize()
+            if ref is not None:
+                rel = ((o.float() - ref.transpose(1, 2).float()).norm() /
+                       ref.float().norm()).item()
+            else:
+                rel = float("nan")
+            ms = bench_ms(fn, rep)
+            rows.append(dict(shape=(H, S, D), what="sm90 pp=%d per=%d" % (pp, per), ms=ms,
+                             tflops=tf(ms), vs_cudnn=(cudnn / ms if cudnn else None),
+                             rel_vs_cudnn=rel))
+        if (H, S) != (12, 32760) or D != 128:
+            continue
+        dense_ms = rows[-1]["ms"]
+        # marking on, nothing skipped (thr = -inf)
+        wm = torch.zeros(geom["words"], dtype=torch.int32, device=dev)
+        fn = lambda: lib.run(1, dt, q, k, v, o, None, None, wm, -math.inf, MASS)
+        ms = bench_ms(fn, rep)
+        rows.append(dict(shape=(H, S, D), what="sm90 marking thr=-inf", ms=ms, tflops=tf(ms),
+                         overhead=ms / dense_ms - 1))
+        # sparse read masks
+        for d in (0.75, 0.5, 0.25):
+            rm = random_mask(geom, d, mgen).to(dev)
+            fn = lambda: lib.run(1, dt, q, k, v, o, None, rm)
+            ms = bench_ms(fn, rep)
+            rows.append(dict(shape=(H, S, D), what="sm90 density %.2f" % d, ms=ms,
+                             tflops_effective=tf(ms), ratio_vs_d_dense=ms / (d * dense_ms)))
+    print(json.dumps(rows, indent=1))
+    print("%-16s %-24s %9s %8s %s" % ("shape H,S,D", "kernel", "ms", "TFLOP/s", "note"))
+    for r in rows:
+        note = ""
+        for key in ("vs_cudnn", "overhead", "ratio_vs_d_dense", "rel_vs_cudnn"):
+            if r.get(key) is not None:
+                note += " %s=%.3f" % (key, r[key])
+        tfl = r.get("tflops", r.get("tflops_effective"))
+        print("%-16s %-24s %9.3f %8.1f%s" % (str(r["shape"]), r["what"], r["ms"], tfl, note))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("lib")
+    ap.add_argument("--check", action="store_true")
+    ap.add_argument("--bench", action="store_true")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--seed", type=int, default=1234)
+    a = ap.parse_args()
+    lib = Lib(a.lib)
+    print("device:", torch.cuda.get_device_name(), "seed:", a.seed, flush=True)
+    fails = 0
+    if a.check:
+        fails = check(lib, a.seed, a.quick)
+        print("check: %d failures" % fails, flush=True)
+    if a.bench and fails == 0:
+        bench(lib, a.seed + 1, a.quick)
+    return 1 if fails else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

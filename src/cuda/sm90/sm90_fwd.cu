@@ -1,0 +1,580 @@
+/* sm90_fwd.cu — the Hopper (sm_90a) forward kernel: TMA loads into 128B-swizzled shared memory
+ * through an mbarrier ring, wgmma for Q*K^T (SS) and P*V (RS, P from registers), one producer
+ * warpgroup and two consumer warpgroups (setmaxnreg 24/240), optional pingpong between the
+ * consumers, a persistent grid. Semantics exactly as src/cpu/cpu_fwd.c (DESIGN.md §2). */
+#include <cuda.h>
+#include <cudaTypedefs.h>
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+#include <math.h>
+#include <string.h>
+
+#include <type_traits>
+
+#include "sm90.h"
+#include "sm90_ptx.cuh"
+#include "sm90_wgmma.cuh"
+
+/* The compiled tile: 128 query rows (2 consumer warpgroups x wgmma M=64) x 128 keys (the sparse
+ * granularity). la_sm90_check refuses a plan whose geometry (from the one tile table) differs. */
+#define LA_BM 128
+#define LA_BN 128
+#define LA_THREADS 384 /* producer warpgroup + 2 consumer warpgroups */
+/* Marking keeps a per-CTA bitset of the row's kept tiles in shared memory: 64 words = 2048 key
+ * tiles = 262144 keys (HunyuanVideo 720p is ~119k). Longer Sk with marking is refused. */
+#define LA_MAX_W 64
+/* Named barrier ids (0 is __syncthreads): pingpong turn of consumer 0 / 1, end-of-item marking. */
+#define LA_NB_PP 1
+#define LA_NB_MARK 3
+
+/* Shared memory of one CTA. Every tile buffer is a multiple of 1024 B from a 1024-aligned base,
+ * as 128B swizzle requires (the swizzle atom is 8 rows x 128 B). Tiles are slab-major:
+ * [D/64 slabs][rows][64 elements], each slab 128B-swizzled, as the 5-D TMA box lands them. */
+template <int D>
+struct la_layout {
+  /* Stages per K/V ring: D=128 2 (Q 32 KB + 2x2x32 KB = 160 KB; FA3 uses 2), D=64 4 (144 KB). */
+  static constexpr int STAGES = D == 128 ? 2 : 4;
+  static constexpr int Q_BYTES = LA_BM * D * 2;
+  static constexpr int KV_BYTES = LA_BN * D * 2;
+  static constexpr int Q_OFF = 0;
+  static constexpr int K_OFF = Q_OFF + Q_BYTES;
+  static constexpr int V_OFF = K_OFF + STAGES * KV_BYTES;
+  static constexpr int BAR_OFF = V_OFF + STAGES * KV_BYTES;
+  /* mbarriers: full/empty Q, then full K, empty K, full V, empty V per stage (8 B each). */
+  static constexpr int NBARS = 2 + 4 * STAGES;
+  static constexpr int NN_OFF = BAR_OFF + NBARS * 8;
+  static constexpr int BYTES = NN_OFF + 2 * LA_MAX_W * 4; /* two bitsets: item parity */
+  static constexpr int ALLOC = BYTES + 1024;              /* slack to align the base */
+  static_assert(ALLOC <= 227 * 1024, "shared memory per block on sm90 is 227 KB");
+};
+
+typedef struct la_sm90_params {
+  CUtensorMap tq, tk, tv; /* 5-D maps {64, S, D/64, H, B}, box {64, 128, D/64, 1, 1} */
+  void *o;
+  float *lse;
+  const uint32_t *rmask;
+  uint32_t *wmask;
+  int64_t o_sb, o_ss, o_sh;
+  int64_t items; /* B * Hq * Tq */
+  int Hq, Hkv, Sq, Sk, Tq, Tk, W;
+  float scale, c, thr; /* c = scale * log2(e) */
+  int mass;
+  int nmk, nmq;
+  liteattn_range_t mk[LITEATTN_MAX_RANGES], mq[LITEATTN_MAX_RANGES];
+} la_sm90_params_t;
+
+/* One (b, hq, q-tile) work item and its position in the visit order. */
+typedef struct la_item {
+  int b, hq, hk, qt;
+  int must_q;           /* the q-tile holds a must-do query: visit every tile, mark every one */
+  int all;              /* no read mask, or must_q: visit every tile */
+  const uint32_t *rrow; /* read-mask row */
+  int diag, i;          /* first tile of the visit order; visit position */
+} la_item_t;
+
+__device__ __forceinline__ la_item_t la_item_decode(const la_sm90_params_t &p, int64_t item) {
+  la_item_t it;
+  it.qt = (int)(item % p.Tq);
+  it.hq = (int)((item / p.Tq) % p.Hq);
+  it.b = (int)(item / ((int64_t)p.Tq * p.Hq));
+  it.hk = it.hq / (p.Hq / p.Hkv);
+  const int64_t q0 = (int64_t)it.qt * LA_BM;
+  const int64_t q1 = q0 + LA_BM < p.Sq ? q0 + LA_BM : p.Sq;
+  it.must_q = la_ranges_hit(p.mq, p.nmq, q0, q1);
+  it.all = !p.rmask || it.must_q;
+  it.rrow = p.rmask ? p.rmask + item * p.W : NULL;
+  it.diag = (int)la_diag_tile(it.qt, LA_BM, LA_BN, p.Sq, p.Sk, p.Tk);
+  it.i = 0;
+  return it;
+}
+
+__device__ __forceinline__ int la_must_k(const la_sm90_params_t &p, int j) {
+  const int64_t k0 = (int64_t)j * LA_BN;
+  return la_ranges_hit(p.mk, p.nmk, k0, k0 + LA_BN < p.Sk ? k0 + LA_BN : p.Sk);
+}
+
+/* Next visited key tile of the item in the visit order (diagonal first, then wrap), or -1. The
+ * producer and both consumer warpgroups walk the same sequence. */
+__device__ __forceinline__ int la_visit_next(const la_sm90_params_t &p, la_item_t &it) {
+  while (it.i < p.Tk) {
+    int j = it.diag + it.i;
+    j = j < p.Tk ? j : j - p.Tk;
+    ++it.i;
+    if (it.all || ((__ldg(it.rrow + (j >> 5)) >> (j & 31)) & 1u) || la_must_k(p, j)) return j;
+  }
+  return -1;
+}
+
+__device__ __forceinline__ float la_quad_max(float x) {
+  x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, 1));
+  return fmaxf(x, __shfl_xor_sync(0xffffffffu, x, 2));
+}
+__device__ __forceinline__ float la_quad_sum(float x) {
+  x += __shfl_xor_sync(0xffffffffu, x, 1);
+  return x + __shfl_xor_sync(0xffffffffu, x, 2);
+}
+
+/* Two floats as one register of 16-bit values, `lo` in the low half (the lower column). */
+template <int F16>
+__device__ __forceinline__ uint32_t la_pack(float lo, float hi) {
+  uint32_t r;
+  if constexpr (F16) {
+    __half2 h = __floats2half2_rn(lo, hi);
+    memcpy(&r, &h, 4);
+  } else {
+    __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
+    memcpy(&r, &h, 4);
+  }
+  return r;
+}
+
+/* Barrier addresses. */
+template <int D>
+struct la_bars {
+  uint32_t base;
+  __device__ uint32_t full_q() const { return base; }
+  __device__ uint32_t empty_q() const { return base + 8; }
+  __device__ uint32_t full_k(uint32_t s) const { return base + 16 + 8 * s; }
+  __device__ uint32_t empty_k(uint32_t s) const {
+    return base + 16 + 8 * (la_layout<D>::STAGES + s);
+  }
+  __device__ uint32_t full_v(uint32_t s) const {
+    return base + 16 + 8 * (2 * la_layout<D>::STAGES + s);
+  }
+  __device__ uint32_t empty_v(uint32_t s) const {
+    return base + 16 + 8 * (3 * la_layout<D>::STAGES + s);
+  }
+};
+
+/* Producer: one thread walks the work items and the visit order and issues the TMA loads. */
+template <int D>
+__device__ __forceinline__ void la_producer(const la_sm90_params_t &p, uint32_t sbase) {
+  using L = la_layout<D>;
+  const la_bars<D> bar{sbase + L::BAR_OFF};
+  la_tma_prefetch_map(&p.tq);
+  la_tma_prefetch_map(&p.tk);
+  la_tma_prefetch_map(&p.tv);
+  uint32_t kcount = 0, qcount = 0;
+  for (int64_t item = blockIdx.x; item < p.items; item += gridDim.x) {
+    la_item_t it = la_item_decode(p, item);
+    int j = la_visit_next(p, it);
+    if (j < 0) continue; /* empty row: no loads; the consumers write O = 0, LSE = -inf */
+    la_mbar_wait(bar.empty_q(), (qcount & 1u) ^ 1u);
+    ++qcount;
+    la_mbar_arrive_tx(bar.full_q(), L::Q_BYTES);
+    la_tma_load_5d(sbase + L::Q_OFF, &p.tq, bar.full_q(), 0, it.qt * LA_BM, 0, it.hq, it.b,
+                   LA_L2_EVICT_FIRST);
+    for (; j >= 0; j = la_visit_next(p, it)) {
+      const uint32_t s = kcount % L::STAGES, ph = (kcount / L::STAGES) & 1u;
+      ++kcount;
+      la_mbar_wait(bar.empty_k(s), ph ^ 1u);
+      la_mbar_arrive_tx(bar.full_k(s), L::KV_BYTES);
+      la_tma_load_5d(sbase + L::K_OFF + s * L::KV_BYTES, &p.tk, bar.full_k(s), 0, j * LA_BN, 0,
+                     it.hk, it.b, LA_L2_EVICT_LAST);
+      la_mbar_wait(bar.empty_v(s), ph ^ 1u);
+      la_mbar_arrive_tx(bar.full_v(s), L::KV_BYTES);
+      la_tma_load_5d(sbase + L::V_OFF + s * L::KV_BYTES, &p.tv, bar.full_v(s), 0, j * LA_BN, 0,
+                     it.hk, it.b, LA_L2_EVICT_LAST);
+    }
+  }
+}
+
+/* Consumer warpgroup cw (0/1) owns q-tile rows [64cw, 64cw + 64). Thread layout of the wgmma
+ * accumulator: rows r0 = 64cw + 16*warp + lane/4 and r0 + 8; element 4i+e (e < 2) is row r0,
+ * column 8i + 2(lane%4) + e; 4i+2+e is row r0 + 8, same column. */
+template <int D, int F16, int PP>
+__device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t sbase,
+                                            uint32_t *nn) {
+  using L = la_layout<D>;
+  typedef typename std::conditional<F16, __half, __nv_bfloat16>::type T;
+  const la_bars<D> bar{sbase + L::BAR_OFF};
+  const int tid = threadIdx.x - 128;
+  const int cw = tid / 128, lt = tid % 128, lane = tid % 32;
+  const int r0 = cw * 64 + (lt / 32) * 16 + lane / 4;
+  const int cb = 2 * (lane & 3);
+  const float c = p.c;
+  uint32_t kcount = 0, qcount = 0, icount = 0;
+  if (PP && cw == 1) la_bar_arrive(LA_NB_PP, 256); /* consumer 0 issues first */
+
+  for (int64_t item = blockIdx.x; item < p.items; item += gridDim.x) {
+    la_item_t it = la_item_decode(p, item);
+    uint32_t *kept = nn + (icount & 1u) * LA_MAX_W;
+    ++icount;
+    float o[D / 2];
+#pragma unroll
+    for (int i = 0; i < D / 2; ++i) o[i] = 0.0f;
+    float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.0f, l1 = 0.0f;
+    int j = la_visit_next(p, it);
+    const int any = j >= 0;
+    if (any) {
+      la_mbar_wait(bar.full_q(), qcount & 1u);
+      ++qcount;
+    }
+    int first = 1;
+    for (; j >= 0; j = la_visit_next(p, it)) {
+      const uint32_t s = kcount % L::STAGES, ph = (kcount / L::STAGES) & 1u;
+      ++kcount;
+
+      /* S = Q K^T: D/16 k-steps of m64n128k16; k-step t is slab t/4, byte 32*(t%4) in the row. */
+      float sc[64];
+      la_mbar_wait(bar.full_k(s), ph);
+      if (PP) la_bar_sync(LA_NB_PP + cw, 256);
+      la_wgmma_fence();
+#pragma unroll
+      for (int t = 0; t < D / 16; ++t) {
+        const uint64_t da = la_desc_sw128(
+            sbase + L::Q_OFF + (t / 4) * (LA_BM * 128) + cw * (64 * 128) + (t % 4) * 32, 16, 1024);
+        const uint64_t db = la_desc_sw128(
+            sbase + L::K_OFF + s * L::KV_BYTES + (t / 4) * (LA_BN * 128) + (t % 4) * 32, 16, 1024);
+        la_wgmma_ss_n128<F16>(sc, da, db, t > 0);
+      }
+      la_wgmma_commit();
+      if (PP) la_bar_arrive(LA_NB_PP + (1 - cw), 256);
+      la_wgmma_wait<0>();
+      la_fence_regs(sc);
+      if (lt == 0) la_mbar_arrive(bar.empty_k(s));
+
+      /* Partial last key tile: keys >= Sk score -inf (TMA zero-filled them). */
+      const int nk = p.Sk - j * LA_BN < LA_BN ? p.Sk - j * LA_BN : LA_BN;
+      if (nk < LA_BN) {
+#pragma unroll
+        for (int i = 0; i < 16; ++i)
+#pragma unroll
+          for (int e = 0; e < 2; ++e)
+            if (8 * i + cb + e >= nk) sc[4 * i + e] = sc[4 * i + 2 + e] = -INFINITY;
+      }
+      float x0 = -INFINITY, x1 = -INFINITY;
+#pragma unroll
+      for (int i = 0; i < 16; ++i) {
+        x0 = fmaxf(x0, fmaxf(sc[4 * i], sc[4 * i + 1]));
+        x1 = fmaxf(x1, fmaxf(sc[4 * i + 2], sc[4 * i + 3]));
+      }
+      x0 = la_quad_max(x0);
+      x1 = la_quad_max(x1);
+
+      /* Marking: the criterion against the state before this tile; valid rows vote, a warp that
+       * has a row that keeps the tile sets its bit (OR of "kept" = NOT the AND of "negligible"). */
+      if (p.wmask) {
+        const uint32_t bit = 1u << (j & 31);
+        if (first || it.must_q || la_must_k(p, j)) {
+          if (lt == 0) atomicOr(&kept[j >> 5], bit);
+        } else {
+          float c0 = (x0 - m0) * c, c1 = (x1 - m1) * c;
+          if (p.mass) {
+            const float ln = __log2f((float)nk);
+            c0 += ln - __log2f(la_quad_sum(l0));
+            c1 += ln - __log2f(la_quad_sum(l1));
+          }
+          const int q0 = it.qt * LA_BM + r0;
+          const int neg = (q0 >= p.Sq || c0 < p.thr) && (q0 + 8 >= p.Sq || c1 < p.thr);
+          if (__any_sync(0xffffffffu, !neg) && lane == 0) atomicOr(&kept[j >> 5], bit);
+        }
+      }
+
+      /* Online softmax: P = 2^(S*c - m*c), rescale O and the row sums by 2^((m_old - m)*c). */
+      const float mn0 = fmaxf(m0, x0), mn1 = fmaxf(m1, x1);
+      const float a0 = la_ex2((m0 - mn0) * c), a1 = la_ex2((m1 - mn1) * c);
+      m0 = mn0;
+      m1 = mn1;
+      const float mc0 = mn0 * c, mc1 = mn1 * c;
+      float ps0 = 0.0f, ps1 = 0.0f;
+#pragma unroll
+      for (int i = 0; i < 16; ++i) {
+        sc[4 * i] = la_ex2(fmaf(sc[4 * i], c, -mc0));
+        sc[4 * i + 1] = la_ex2(fmaf(sc[4 * i + 1], c, -mc0));
+        sc[4 * i + 2] = la_ex2(fmaf(sc[4 * i + 2], c, -mc1));
+        sc[4 * i + 3] = la_ex2(fmaf(sc[4 * i + 3], c, -mc1));
+        ps0 += sc[4 * i] + sc[4 * i + 1];
+        ps1 += sc[4 * i + 2] + sc[4 * i + 3];
+      }
+      l0 = l0 * a0 + ps0;
+      l1 = l1 * a1 + ps1;
+#pragma unroll
+      for (int i = 0; i < D / 8; ++i) {
+        o[4 * i] *= a0;
+        o[4 * i + 1] *= a0;
+        o[4 * i + 2] *= a1;
+        o[4 * i + 3] *= a1;
+      }
+      /* P as the RS A operand: register 4t+k of k-slice t is the pair (S[8t+2k], S[8t+2k+1]). */
+      uint32_t pr[32];
+#pragma unroll
+      for (int i = 0; i < 32; ++i) pr[i] = la_pack<F16>(sc[2 * i], sc[2 * i + 1]);
+
+      /* O += P V: 8 k-steps of 16 keys; V is MN-major (transposed B): a k-step is 16 rows
+       * (2048 B), LBO is the distance between 64-column slabs (BN rows x 128 B). */
+      la_mbar_wait(bar.full_v(s), ph);
+      if (PP) la_bar_sync(LA_NB_PP + cw, 256);
+      la_fence_regs(o);
+      la_fence_regs(pr);
+      la_wgmma_fence();
+#pragma unroll
+      for (int t = 0; t < LA_BN / 16; ++t) {
+        const uint64_t db =
+            la_desc_sw128(sbase + L::V_OFF + s * L::KV_BYTES + t * 2048, LA_BN * 128, 1024);
+        if constexpr (D == 128)
+          la_wgmma_rs_n128<F16>(o, &pr[4 * t], db);
+        else
+          la_wgmma_rs_n64<F16>(o, &pr[4 * t], db);
+      }
+      la_wgmma_commit();
+      if (PP) la_bar_arrive(LA_NB_PP + (1 - cw), 256);
+      la_wgmma_wait<0>();
+      la_fence_regs(o);
+      if (lt == 0) la_mbar_arrive(bar.empty_v(s));
+      first = 0;
+    }
+    if (any && lt == 0) la_mbar_arrive(bar.empty_q());
+
+    /* Epilogue: O / l straight from registers, LSE (natural log), empty rows O = 0, -inf. */
+    l0 = la_quad_sum(l0);
+    l1 = la_quad_sum(l1);
+    const float i0 = l0 > 0.0f ? 1.0f / l0 : 0.0f, i1 = l1 > 0.0f ? 1.0f / l1 : 0.0f;
+    const int q0 = it.qt * LA_BM + r0;
+    T *ob = (T *)p.o + (int64_t)it.b * p.o_sb + (int64_t)it.hq * p.o_sh;
+    if (q0 < p.Sq) {
+      T *orow = ob + (int64_t)q0 * p.o_ss + cb;
+#pragma unroll
+      for (int i = 0; i < D / 8; ++i) {
+        const uint32_t v = la_pack<F16>(o[4 * i] * i0, o[4 * i + 1] * i0);
+        *(uint32_t *)(orow + 8 * i) = v;
+      }
+    }
+    if (q0 + 8 < p.Sq) {
+      T *orow = ob + (int64_t)(q0 + 8) * p.o_ss + cb;
+#pragma unroll
+      for (int i = 0; i < D / 8; ++i) {
+        const uint32_t v = la_pack<F16>(o[4 * i + 2] * i1, o[4 * i + 3] * i1);
+        *(uint32_t *)(orow + 8 * i) = v;
+      }
+    }
+    if (p.lse && (lane & 3) == 0) {
+      float *lrow = p.lse + ((int64_t)it.b * p.Hq + it.hq) * p.Sq;
+      if (q0 < p.Sq) lrow[q0] = l0 > 0.0f ? m0 * p.scale + logf(l0) : -INFINITY;
+      if (q0 + 8 < p.Sq) lrow[q0 + 8] = l1 > 0.0f ? m1 * p.scale + logf(l1) : -INFINITY;
+    }
+    /* One owner per row writes the write-mask row (unvisited and padding bits are 0). */
+    if (p.wmask) {
+      la_bar_sync(LA_NB_MARK, 256);
+      for (int w = tid; w < p.W; w += 256) {
+        p.wmask[item * p.W + w] = kept[w];
+        kept[w] = 0;
+      }
+    }
+  }
+}
+
+template <int D, int F16, int PP>
+__global__ void __launch_bounds__(LA_THREADS, 1)
+    la_sm90_kernel(const __grid_constant__ la_sm90_params_t p) {
+  using L = la_layout<D>;
+  extern __shared__ __align__(1024) uint8_t la_smem_raw[];
+  const uint32_t raw = la_smem_u32(la_smem_raw);
+  const uint32_t sbase = (raw + 1023u) & ~1023u;
+  uint32_t *nn = (uint32_t *)(la_smem_raw + (sbase - raw) + L::NN_OFF);
+  if (threadIdx.x == 0) {
+    const la_bars<D> bar{sbase + L::BAR_OFF};
+    la_mbar_init(bar.full_q(), 1);
+    la_mbar_init(bar.empty_q(), 2); /* one arrive per consumer warpgroup */
+    for (uint32_t s = 0; s < L::STAGES; ++s) {
+      la_mbar_init(bar.full_k(s), 1);
+      la_mbar_init(bar.empty_k(s), 2);
+      la_mbar_init(bar.full_v(s), 1);
+      la_mbar_init(bar.empty_v(s), 2);
+    }
+    la_mbar_init_fence();
+  }
+  if (threadIdx.x < 2 * LA_MAX_W) nn[threadIdx.x] = 0;
+  __syncthreads();
+  if (threadIdx.x < 128) {
+    la_setmaxnreg_dec<24>();
+    if (threadIdx.x == 0) la_producer<D>(p, sbase);
+  } else {
+    la_setmaxnreg_inc<240>();
+    la_consumer<D, F16, PP>(p, sbase, nn);
+  }
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Host side
+ * ------------------------------------------------------------------------------------------- */
+static PFN_cuTensorMapEncodeTiled_v12000 la_encoder(void) {
+  static PFN_cuTensorMapEncodeTiled_v12000 fn = NULL;
+  if (!fn) {
+    void *f = NULL;
+    cudaDriverEntryPointQueryResult q = cudaDriverEntryPointSymbolNotFound;
+    if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &f, 12000, cudaEnableDefault,
+                                         &q) == cudaSuccess
+        && q == cudaDriverEntryPointSuccess)
+      fn = (PFN_cuTensorMapEncodeTiled_v12000)f;
+  }
+  return fn;
+}
+
+/* 5-D map over a strided [B, S, H, D] tensor: {64 elements, S, D/64 slabs (128 B apart), H, B},
+ * box {64, 128, D/64, 1, 1}: one TMA per 128-row tile lands it slab-major. A dimension of size 1
+ * gets a harmless stride (its stride is never applied). */
+static liteattn_status_t la_make_map(CUtensorMap *map, const void *base, liteattn_dtype_t dt,
+                                     int64_t D, int64_t S, int64_t H, int64_t B, int64_t ss,
+                                     int64_t sh, int64_t sb, const char *name) {
+  PFN_cuTensorMapEncodeTiled_v12000 enc = la_encoder();
+  if (!enc)
+    return la_error(LITEATTN_ERR_CUDA,
+                    "sm90: cuTensorMapEncodeTiled not available from the driver (needs CUDA 12+)");
+  cuuint64_t dims[5] = {64, (cuuint64_t)S, (cuuint64_t)(D / 64), (cuuint64_t)H, (cuuint64_t)B};
+  cuuint64_t strides[4] = {(cuuint64_t)(S > 1 ? ss * 2 : 128), 128,
+                           (cuuint64_t)(H > 1 ? sh * 2 : 128), (cuuint64_t)(B > 1 ? sb * 2 : 128)};
+  cuuint32_t box[5] = {64, LA_BM, (cuuint32_t)(D / 64), 1, 1};
+  cuuint32_t estr[5] = {1, 1, 1, 1, 1};
+  CUresult r = enc(map,
+                   dt == LITEATTN_DTYPE_BF16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16
+                                             : CU_TENSOR_MAP_DATA_TYPE_FLOAT16,
+                   5, (void *)base, dims, strides, box, estr, CU_TENSOR_MAP_INTERLEAVE_NONE,
+                   CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+                   CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+  if (r != CUDA_SUCCESS)
+    return la_error(LITEATTN_ERR_CUDA,
+                    "sm90: cuTensorMapEncodeTiled for %s failed (CUresult %d; S=%lld H=%lld B=%lld "
+                    "strides s=%lld h=%lld b=%lld elements)",
+                    name, (int)r, (long long)S, (long long)H, (long long)B, (long long)ss,
+                    (long long)sh, (long long)sb);
+  return LITEATTN_OK;
+}
+
+/* TMA: base 16-byte aligned, byte strides of dims with more than one entry multiples of 16. */
+static liteattn_status_t la_check_tma_tensor(const void *ptr, int64_t S, int64_t H, int64_t B,
+                                             int64_t ss, int64_t sh, int64_t sb,
+                                             const char *name) {
+  if ((uintptr_t)ptr % 16 != 0)
+    return la_error(LITEATTN_ERR_MISALIGNED,
+                    "%s = %p: the sm90 kernel loads with TMA and needs 16-byte alignment", name,
+                    ptr);
+  const int64_t n[3] = {S, H, B}, st[3] = {ss, sh, sb};
+  const char *dn[3] = {"stride_s", "stride_h", "stride_b"};
+  for (int i = 0; i < 3; ++i)
+    if (n[i] > 1 && (st[i] % 8 != 0 || st[i] <= 0 || st[i] * 2 >= ((int64_t)1 << 40)))
+      return la_error(LITEATTN_ERR_MISALIGNED,
+                      "%s.%s = %lld elements: the sm90 kernel (TMA) needs a positive multiple of "
+                      "8 (16 bytes) below 2^39",
+                      name, dn[i], (long long)st[i]);
+  return LITEATTN_OK;
+}
+
+extern "C" liteattn_status_t la_sm90_check(const la_plan_t *p) {
+  if (p->dtype != LITEATTN_DTYPE_BF16 && p->dtype != LITEATTN_DTYPE_FP16)
+    return la_error(LITEATTN_ERR_UNSUPPORTED_DTYPE,
+                    "dtype = %d is not built for the sm90 kernel (have bf16, fp16)",
+                    (int)p->dtype);
+  if (p->D != 64 && p->D != 128)
+    return la_error(LITEATTN_ERR_UNSUPPORTED_HEAD_DIM,
+                    "head_dim = %lld is not built for the sm90 kernel (have 64, 128)",
+                    (long long)p->D);
+  if (p->geom.block_m != LA_BM || p->geom.block_n != LA_BN)
+    return la_error(LITEATTN_ERR_UNSUPPORTED_HEAD_DIM,
+                    "the tile table gives %lldx%lld tiles for head_dim = %lld; the sm90 kernel "
+                    "is compiled for %dx%d",
+                    (long long)p->geom.block_m, (long long)p->geom.block_n, (long long)p->D,
+                    LA_BM, LA_BN);
+  int dev = 0, major = 0, minor = 0;
+  cudaError_t e = cudaGetDevice(&dev);
+  if (e == cudaSuccess) e = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev);
+  if (e == cudaSuccess) e = cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev);
+  if (e != cudaSuccess)
+    return la_error(LITEATTN_ERR_CUDA, "sm90: querying the current device: %s",
+                    cudaGetErrorString(e));
+  if (major != 9 || minor != 0)
+    return la_error(LITEATTN_ERR_UNSUPPORTED_ARCH,
+                    "device %d is sm_%d%d; the sm90 kernel runs on sm_90 (Hopper) only", dev,
+                    major, minor);
+  liteattn_status_t st;
+  if ((st = la_check_tma_tensor(p->q, p->Sq, p->Hq, p->B, p->q_ss, p->q_sh, p->q_sb, "q"))
+      || (st = la_check_tma_tensor(p->k, p->Sk, p->Hkv, p->B, p->k_ss, p->k_sh, p->k_sb, "k"))
+      || (st = la_check_tma_tensor(p->v, p->Sk, p->Hkv, p->B, p->v_ss, p->v_sh, p->v_sb, "v")))
+    return st;
+  if ((uintptr_t)p->o % 4 != 0 || p->o_ss % 2 != 0 || p->o_sh % 2 != 0 || p->o_sb % 2 != 0)
+    return la_error(LITEATTN_ERR_MISALIGNED,
+                    "o = %p with strides s=%lld h=%lld b=%lld: the sm90 kernel stores element "
+                    "pairs and needs a 4-byte aligned base and even strides",
+                    p->o, (long long)p->o_ss, (long long)p->o_sh, (long long)p->o_sb);
+  if (p->write_mask && p->geom.words_per_row > LA_MAX_W)
+    return la_error(LITEATTN_ERR_TOO_LARGE,
+                    "seqlen_k = %lld needs %lld mask words per row; the sm90 kernel marks up to "
+                    "%d (seqlen_k <= %d)",
+                    (long long)p->Sk, (long long)p->geom.words_per_row, LA_MAX_W,
+                    LA_MAX_W * 32 * LA_BN);
+  return LITEATTN_OK;
+}
+
+template <int D, int F16, int PP>
+static liteattn_status_t la_launch(const la_sm90_params_t &prm, int grid, cudaStream_t stream) {
+  using L = la_layout<D>;
+  cudaError_t e = cudaFuncSetAttribute(la_sm90_kernel<D, F16, PP>,
+                                       cudaFuncAttributeMaxDynamicSharedMemorySize, L::ALLOC);
+  if (e != cudaSuccess)
+    return la_error(LITEATTN_ERR_CUDA, "sm90: allowing %d bytes of shared memory: %s", L::ALLOC,
+                    cudaGetErrorString(e));
+  la_sm90_kernel<D, F16, PP><<<grid, LA_THREADS, L::ALLOC, stream>>>(prm);
+  e = cudaGetLastError();
+  if (e != cudaSuccess)
+    return la_error(LITEATTN_ERR_CUDA, "sm90: kernel launch (grid %d, D=%d): %s", grid, D,
+                    cudaGetErrorString(e));
+  return LITEATTN_OK;
+}
+
+template <int D, int F16>
+static liteattn_status_t la_launch_pp(const la_sm90_params_t &prm, int grid, cudaStream_t stream,
+                                      int pingpong) {
+  return pingpong ? la_launch<D, F16, 1>(prm, grid, stream)
+                  : la_launch<D, F16, 0>(prm, grid, stream);
+}
+
+extern "C" liteattn_status_t la_sm90_fwd_variant(const la_plan_t *p, liteattn_stream_t stream,
+                                                 la_sm90_variant_t variant) {
+  liteattn_status_t st = la_sm90_check(p);
+  if (st) return st;
+  la_sm90_params_t prm;
+  memset(&prm, 0, sizeof prm);
+  if ((st = la_make_map(&prm.tq, p->q, p->dtype, p->D, p->Sq, p->Hq, p->B, p->q_ss, p->q_sh,
+                        p->q_sb, "q"))
+      || (st = la_make_map(&prm.tk, p->k, p->dtype, p->D, p->Sk, p->Hkv, p->B, p->k_ss, p->k_sh,
+                           p->k_sb, "k"))
+      || (st = la_make_map(&prm.tv, p->v, p->dtype, p->D, p->Sk, p->Hkv, p->B, p->v_ss, p->v_sh,
+                           p->v_sb, "v")))
+    return st;
+  prm.o = p->o;
+  prm.lse = p->lse;
+  prm.rmask = p->read_mask;
+  prm.wmask = p->write_mask;
+  prm.o_sb = p->o_sb, prm.o_ss = p->o_ss, prm.o_sh = p->o_sh;
+  prm.items = p->geom.rows;
+  prm.Hq = (int)p->Hq, prm.Hkv = (int)p->Hkv, prm.Sq = (int)p->Sq, prm.Sk = (int)p->Sk;
+  prm.Tq = (int)p->geom.tiles_q, prm.Tk = (int)p->geom.tiles_k;
+  prm.W = (int)p->geom.words_per_row;
+  prm.scale = p->scale, prm.c = p->scale_log2, prm.thr = p->threshold;
+  prm.mass = p->criterion == LITEATTN_CRITERION_MASS;
+  prm.nmk = p->num_must_k, prm.nmq = p->num_must_q;
+  memcpy(prm.mk, p->must_k, sizeof prm.mk);
+  memcpy(prm.mq, p->must_q, sizeof prm.mq);
+
+  int dev = 0, sms = 0;
+  cudaError_t e = cudaGetDevice(&dev);
+  if (e == cudaSuccess) e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
+  if (e != cudaSuccess)
+    return la_error(LITEATTN_ERR_CUDA, "sm90: querying the SM count: %s", cudaGetErrorString(e));
+  const int64_t grid64 = variant.persistent && prm.items > sms ? sms : prm.items;
+  if (grid64 > 0x7fffffff)
+    return la_error(LITEATTN_ERR_TOO_LARGE, "sm90: %lld work items exceed one grid",
+                    (long long)grid64);
+  const int grid = (int)grid64;
+  cudaStream_t cs = (cudaStream_t)stream;
+  const int f16 = p->dtype == LITEATTN_DTYPE_FP16, pp = variant.pingpong;
+  if (p->D == 128)
+    return f16 ? la_launch_pp<128, 1>(prm, grid, cs, pp) : la_launch_pp<128, 0>(prm, grid, cs, pp);
+  return f16 ? la_launch_pp<64, 1>(prm, grid, cs, pp) : la_launch_pp<64, 0>(prm, grid, cs, pp);
+}
+
+extern "C" liteattn_status_t la_sm90_fwd(const la_plan_t *p, liteattn_stream_t stream) {
+  const la_sm90_variant_t best = {1, 1};
+  return la_sm90_fwd_variant(p, stream, best);
+}

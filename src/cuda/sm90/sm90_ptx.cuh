@@ -1,0 +1,123 @@
+/* sm90_ptx.cuh — the Hopper instructions the sm_90a kernel needs, as small inline-PTX wrappers:
+ * mbarriers, TMA tile loads, wgmma fences and descriptors, named barriers, setmaxnreg, ex2.
+ * Semantics: PTX ISA (mbarrier, cp.async.bulk.tensor, wgmma, bar, setmaxnreg sections). */
+#ifndef LA_SM90_PTX_CUH
+#define LA_SM90_PTX_CUH
+
+#include <stdint.h>
+
+/* Shared-memory (shared::cta) address of a generic pointer into shared memory. */
+__device__ __forceinline__ uint32_t la_smem_u32(const void *p) {
+  return (uint32_t)__cvta_generic_to_shared(p);
+}
+
+/* ---- mbarrier ---- */
+__device__ __forceinline__ void la_mbar_init(uint32_t bar, uint32_t count) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" ::"r"(bar), "r"(count) : "memory");
+}
+
+/* Makes barrier initialisation visible to the async proxy (the TMA unit) before first use. */
+__device__ __forceinline__ void la_mbar_init_fence(void) {
+  asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+}
+
+/* The producer's arrive: one arrival plus `bytes` of transactions the TMA will complete. */
+__device__ __forceinline__ void la_mbar_arrive_tx(uint32_t bar, uint32_t bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(bar), "r"(bytes)
+               : "memory");
+}
+
+__device__ __forceinline__ void la_mbar_arrive(uint32_t bar) {
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];" ::"r"(bar) : "memory");
+}
+
+/* Spins until the phase with this parity has completed (a fresh barrier counts parity 1 done). */
+__device__ __forceinline__ void la_mbar_wait(uint32_t bar, uint32_t parity) {
+  uint32_t done;
+  do {
+    asm volatile(
+        "{\n.reg .pred p;\n"
+        "mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n"
+        "selp.u32 %0, 1, 0, p;\n}\n"
+        : "=r"(done)
+        : "r"(bar), "r"(parity)
+        : "memory");
+  } while (!done);
+}
+
+/* ---- TMA ---- */
+/* L2 policies (CUTLASS CacheHintSm90 values): Q is read once per q-tile, K/V by every q-tile. */
+#define LA_L2_EVICT_FIRST 0x12F0000000000000ull
+#define LA_L2_EVICT_LAST 0x14F0000000000000ull
+
+__device__ __forceinline__ void la_tma_prefetch_map(const void *map) {
+  asm volatile("prefetch.tensormap [%0];" ::"l"(map) : "memory");
+}
+
+/* 5-D tile load into shared memory, completing `bar` with the box's full byte count. */
+__device__ __forceinline__ void la_tma_load_5d(uint32_t dst, const void *map, uint32_t bar, int c0,
+                                               int c1, int c2, int c3, int c4, uint64_t policy) {
+  asm volatile(
+      "cp.async.bulk.tensor.5d.shared::cluster.global.tile.mbarrier::complete_tx::bytes"
+      ".L2::cache_hint [%0], [%1, {%2, %3, %4, %5, %6}], [%7], %8;" ::"r"(dst),
+      "l"(map), "r"(c0), "r"(c1), "r"(c2), "r"(c3), "r"(c4), "r"(bar), "l"(policy)
+      : "memory");
+}
+
+/* ---- wgmma ---- */
+__device__ __forceinline__ void la_wgmma_fence(void) {
+  asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
+}
+__device__ __forceinline__ void la_wgmma_commit(void) {
+  asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
+}
+template <int N>
+__device__ __forceinline__ void la_wgmma_wait(void) {
+  asm volatile("wgmma.wait_group.sync.aligned %0;" ::"n"(N) : "memory");
+}
+
+/* Keeps the compiler from moving reads/writes of wgmma operand registers across the
+ * asynchronous region (FA3's warpgroup_fence_operand). */
+template <int N>
+__device__ __forceinline__ void la_fence_regs(float (&r)[N]) {
+#pragma unroll
+  for (int i = 0; i < N; ++i) asm volatile("" : "+f"(r[i])::"memory");
+}
+template <int N>
+__device__ __forceinline__ void la_fence_regs(uint32_t (&r)[N]) {
+#pragma unroll
+  for (int i = 0; i < N; ++i) asm volatile("" : "+r"(r[i])::"memory");
+}
+
+/* Shared-memory matrix descriptor for a 128B-swizzled operand (swizzle mode 1 in bits 62-63).
+ * lbo/sbo in bytes; the address field holds 14 bits of (addr >> 4), enough for 256 KB. */
+__device__ __forceinline__ uint64_t la_desc_sw128(uint32_t addr, uint32_t lbo, uint32_t sbo) {
+  return (uint64_t)((addr & 0x3FFFFu) >> 4) | ((uint64_t)(lbo >> 4) << 16)
+         | ((uint64_t)(sbo >> 4) << 32) | (1ull << 62);
+}
+
+/* ---- barriers among warps, registers, special functions ---- */
+__device__ __forceinline__ void la_bar_sync(int id, int threads) {
+  asm volatile("bar.sync %0, %1;" ::"r"(id), "r"(threads) : "memory");
+}
+__device__ __forceinline__ void la_bar_arrive(int id, int threads) {
+  asm volatile("bar.arrive %0, %1;" ::"r"(id), "r"(threads) : "memory");
+}
+
+template <int R>
+__device__ __forceinline__ void la_setmaxnreg_dec(void) {
+  asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;" ::"n"(R));
+}
+template <int R>
+__device__ __forceinline__ void la_setmaxnreg_inc(void) {
+  asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;" ::"n"(R));
+}
+
+/* 2^x on the MUFU unit (ex2.approx.ftz: -inf -> +0). */
+__device__ __forceinline__ float la_ex2(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+  return y;
+}
+
+#endif /* LA_SM90_PTX_CUH */
