@@ -135,6 +135,7 @@ class LiteAttnProcessor:
         self.controller = controller
         self.kind = kind
         self.name = name
+        self.qualname = name  # unique over a pipeline's transformers (set by enable)
         self.enabled = True
 
     def _run(self, *args, **kwargs):
@@ -274,7 +275,7 @@ def enable(target, threshold: Schedule = -10.0, criterion: str = "mass", dense_c
     callable(step). Returns one Controller per transformer. Idempotent: a second call updates the
     settings of the layers already installed."""
     controllers = []
-    for tr in _transformers_of(target):
+    for index, tr in enumerate(_transformers_of(target)):
         ctrl = getattr(tr, "_liteattn_controller", None)
         if ctrl is None:
             ctrl = Controller(tr)
@@ -288,6 +289,7 @@ def enable(target, threshold: Schedule = -10.0, criterion: str = "mass", dense_c
                                                               kind, name)
                 module.set_processor(proc) if hasattr(module, "set_processor") else setattr(
                     module, "processor", proc)
+                proc.qualname = _qualname(index, name)
                 ctrl.layers[name] = layer
             if not ctrl.layers:
                 raise LiteAttnError(f"no attention layer of {type(tr).__name__} matched",
@@ -348,13 +350,17 @@ def set_enabled(target, enabled: bool) -> None:
                 proc.enabled = enabled
 
 
+def _qualname(index: int, name: str) -> str:
+    return name if index == 0 else f"transformer_{index + 1}.{name}"
+
+
 def layers(target) -> Dict[str, LiteAttention]:
     """Layer name -> LiteAttention over every transformer of target (prefixed for Wan 2.2's
     second expert)."""
     out = {}
     for i, c in enumerate(controllers(target)):
         for name, layer in c.layers.items():
-            out[name if i == 0 else f"transformer_{i + 1}.{name}"] = layer
+            out[_qualname(i, name)] = layer
     return out
 
 

@@ -139,6 +139,25 @@ class LiteAttention(nn.Module):
         if q.dim() != 4 or k.dim() != 4:
             raise _lib.LiteAttnError(f"q {tuple(q.shape)} and k {tuple(k.shape)} must be 4-d "
                                      f"({self.layout})", argument="q")
+        b, read, write = self.prepare(q, k, branch)
+        thr = self.threshold_at(b.c.calls) if threshold is None else float(threshold)
+        if not self.enabled:
+            read = write = None
+        o, lse = self.run_op(q, k, v, b, read, write, thr, must_do_k, must_do_q, return_lse)
+        call = b.c.calls
+        if self.enabled:
+            self.advance(b)
+        b.last_read, b.last_call = read, call
+        if self.record_density:
+            total, per_head = self._density_of(b, read)
+            b.history.append({"call": call, "threshold": thr, "density": total,
+                              "per_head": per_head})
+        return (o, lse) if return_lse else o
+
+    def prepare(self, q: torch.Tensor, k: torch.Tensor,
+                branch: str) -> Tuple[_Branch, Optional[int], Optional[int]]:
+        """The branch state (made or re-made for these shapes) and which mask halves its next
+        call reads and writes (None: full read / no marking), as liteattn_state_prepare says."""
         b = self._branch(q, k, branch)
         a = _lib.fwd_args_init()
         Bq, Sq, Hq, D = dims(q, self.layout)
@@ -147,28 +166,22 @@ class LiteAttention(nn.Module):
         a.k.seqlen = dims(k, self.layout)[1]
         _lib.check(_lib.lib().liteattn_state_prepare(ctypes.byref(b.c), ctypes.byref(a)),
                    "liteattn_state_prepare")
-        read = b.half_of(ctypes.cast(a.read_mask, ctypes.c_void_p).value)
-        write = b.half_of(ctypes.cast(a.write_mask, ctypes.c_void_p).value)
-        thr = self.threshold_at(b.c.calls) if threshold is None else float(threshold)
-        if not self.enabled:
-            read = write = None
-        o, lse = torch.ops.liteattn.fwd(
+        return (b, b.half_of(ctypes.cast(a.read_mask, ctypes.c_void_p).value),
+                b.half_of(ctypes.cast(a.write_mask, ctypes.c_void_p).value))
+
+    def advance(self, b: _Branch) -> None:
+        _lib.check(_lib.lib().liteattn_state_advance(ctypes.byref(b.c)), "liteattn_state_advance")
+
+    def run_op(self, q, k, v, b: _Branch, read: Optional[int], write: Optional[int],
+               threshold: float, must_do_k=None, must_do_q=None, return_lse: bool = False):
+        """One op call reading/writing the given halves of b's buffer (no state change)."""
+        return torch.ops.liteattn.fwd(
             q, k, v, None if read is None else b.half(read),
             None if write is None else b.half(write), self.layout,
-            0.0 if self.scale is None else float(self.scale), thr,
+            0.0 if self.scale is None else float(self.scale), float(threshold),
             _lib.criterion_code(self.criterion),
             flat_ranges(self.must_do_k if must_do_k is None else must_do_k),
             flat_ranges(self.must_do_q if must_do_q is None else must_do_q), return_lse)
-        call = b.c.calls
-        if self.enabled:
-            _lib.check(_lib.lib().liteattn_state_advance(ctypes.byref(b.c)),
-                       "liteattn_state_advance")
-        b.last_read, b.last_call = read, call
-        if self.record_density:
-            total, per_head = self._density_of(b, read)
-            b.history.append({"call": call, "threshold": thr, "density": total,
-                              "per_head": per_head})
-        return (o, lse) if return_lse else o
 
     # ---- statistics ----------------------------------------------------------------------
     def _host_mask(self, b: _Branch, half: int) -> np.ndarray:

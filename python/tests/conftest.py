@@ -1,0 +1,33 @@
+"""Shared fixtures for the CPU tests: seeded inputs with a known attention structure."""
+import os
+
+import pytest
+
+SEED = int(os.environ.get("LITEATTN_TEST_SEED", "0"))
+
+
+def pytest_report_header(config):
+    import liteattn
+    return f"liteattn library: {liteattn.library_path()} (seed {SEED}, LITEATTN_TEST_SEED)"
+
+
+@pytest.fixture
+def seed():
+    return SEED
+
+
+def blocky_qkv(torch, B=1, S=512, H=2, D=64, block=128, gain=10.0, noise=0.3, dtype=None,
+               seed=0):
+    """q, k, v [B, S, H, D] where tokens of the same `block` share a direction: attention stays
+    inside blocks, so off-diagonal tiles carry (almost) no mass and get marked."""
+    g = torch.Generator().manual_seed(seed)
+    nb = (S + block - 1) // block
+    u = torch.randn(B, nb, H, D, generator=g)
+    u = u / u.norm(dim=-1, keepdim=True) * gain
+    base = u.repeat_interleave(block, dim=1)[:, :S]
+    q = base + noise * torch.randn(B, S, H, D, generator=g)
+    k = base + noise * torch.randn(B, S, H, D, generator=g)
+    v = torch.randn(B, S, H, D, generator=g)
+    if dtype is not None:
+        q, k, v = q.to(dtype), k.to(dtype), v.to(dtype)
+    return q, k, v
