@@ -7,6 +7,8 @@ from ._lib import LiteAttnError, library_path, version  # noqa: F401
 from .numpy_api import attention as attention_numpy  # noqa: F401
 
 __version__ = "0.1.0"
+__all__ = ["LiteAttnError", "library_path", "version", "attention_numpy", "attention",
+           "mask_geometry", "LiteAttention"]
 
 try:
     import torch  # noqa: F401

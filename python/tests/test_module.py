@@ -9,7 +9,7 @@ import torch
 
 import liteattn
 from liteattn import LiteAttention, LiteAttnError
-from conftest import blocky_qkv
+from qkv import blocky_qkv
 
 
 def test_dense_call_then_sparse(seed):

@@ -59,7 +59,7 @@ def test_bhsd_and_padded_strides(seed):
 
 def test_write_mask_then_read_mask(seed):
     import torch
-    from conftest import blocky_qkv
+    from qkv import blocky_qkv
     q, k, v = (x.numpy() for x in blocky_qkv(torch, S=512, seed=seed))
     g = na.geometry(1, 2, 512, 512, 64, np.float32)
     w = np.zeros(g.words, np.uint32)
@@ -79,7 +79,7 @@ def test_write_mask_then_read_mask(seed):
 
 def test_must_do_keys_are_kept(seed):
     import torch
-    from conftest import blocky_qkv
+    from qkv import blocky_qkv
     q, k, v = (x.numpy() for x in blocky_qkv(torch, S=512, seed=seed))
     g = na.geometry(1, 2, 512, 512, 64, np.float32)
     w = np.zeros(g.words, np.uint32)
@@ -90,7 +90,7 @@ def test_must_do_keys_are_kept(seed):
 
 def test_state_ping_pong_and_reset(seed):
     import torch
-    from conftest import blocky_qkv
+    from qkv import blocky_qkv
     q, k, v = (x.numpy() for x in blocky_qkv(torch, S=512, seed=seed))
     st = na.State(1, 2, 512, 512, 64, np.float32)
     assert st.current_mask() is None

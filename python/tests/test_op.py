@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 import liteattn
 from liteattn import LiteAttnError, ops
-from conftest import blocky_qkv
+from qkv import blocky_qkv
 
 
 def sdpa_bshd(q, k, v):

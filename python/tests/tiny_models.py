@@ -1,6 +1,7 @@
 """Tiny randomly initialised video transformers built from each supported diffusers class's
 config (no downloads), with inputs for one denoising call at timestep t: 1024 video tokens of
-2 heads x 16 dims, so 8 key tiles of the C library's tile size."""
+2 heads x `head_dim` dims (16 by default; 64 or 128 for the CUDA kernels), so 8 key tiles of
+the C library's 128-key tile."""
 import torch
 
 import liteattn.diffusers as ld
@@ -15,12 +16,13 @@ def _place(m, device, dtype):
     return (m if dtype == torch.float32 else m.to(dtype)).eval()
 
 
-def wan(device="cpu", dtype=torch.float32, seed=0):
+def wan(device="cpu", dtype=torch.float32, seed=0, head_dim=16):
     from diffusers import WanTransformer3DModel
     torch.manual_seed(seed)
-    m = WanTransformer3DModel(patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=16,
-                              in_channels=4, out_channels=4, text_dim=16, freq_dim=32,
-                              ffn_dim=32, num_layers=2, rope_max_seq_len=32)
+    m = WanTransformer3DModel(patch_size=(1, 2, 2), num_attention_heads=2,
+                              attention_head_dim=head_dim, in_channels=4, out_channels=4,
+                              text_dim=16, freq_dim=32, ffn_dim=32, num_layers=2,
+                              rope_max_seq_len=32)
     g = _gen(seed)
     x, txt = torch.randn(2, 4, 4, 32, 32, generator=g), torch.randn(2, 8, 16, generator=g)
 
@@ -31,14 +33,15 @@ def wan(device="cpu", dtype=torch.float32, seed=0):
     return _place(m, device, dtype), inputs
 
 
-def hunyuan(device="cpu", dtype=torch.float32, seed=0, text_valid=12):
+def hunyuan(device="cpu", dtype=torch.float32, seed=0, text_valid=12, head_dim=16):
     from diffusers import HunyuanVideoTransformer3DModel
     torch.manual_seed(seed)
+    axes = (head_dim // 4, 3 * head_dim // 8, 3 * head_dim // 8)  # RoPE axes sum to head_dim
     m = HunyuanVideoTransformer3DModel(in_channels=4, out_channels=4, num_attention_heads=2,
-                                       attention_head_dim=16, num_layers=1, num_single_layers=1,
-                                       num_refiner_layers=1, patch_size=2, patch_size_t=1,
-                                       text_embed_dim=16, pooled_projection_dim=8,
-                                       rope_axes_dim=(4, 6, 6))
+                                       attention_head_dim=head_dim, num_layers=1,
+                                       num_single_layers=1, num_refiner_layers=1, patch_size=2,
+                                       patch_size_t=1, text_embed_dim=16, pooled_projection_dim=8,
+                                       rope_axes_dim=axes)
     g = _gen(seed)
     x, txt = torch.randn(2, 4, 4, 32, 32, generator=g), torch.randn(2, 12, 16, generator=g)
     pooled = torch.randn(2, 8, generator=g)
@@ -55,18 +58,19 @@ def hunyuan(device="cpu", dtype=torch.float32, seed=0, text_valid=12):
     return _place(m, device, dtype), inputs
 
 
-def cogvideox(device="cpu", dtype=torch.float32, seed=0):
+def cogvideox(device="cpu", dtype=torch.float32, seed=0, head_dim=16):
     from diffusers import CogVideoXTransformer3DModel
     from diffusers.models.embeddings import get_3d_rotary_pos_embed
     torch.manual_seed(seed)
-    m = CogVideoXTransformer3DModel(num_attention_heads=2, attention_head_dim=16, in_channels=4,
+    m = CogVideoXTransformer3DModel(num_attention_heads=2, attention_head_dim=head_dim,
+                                    in_channels=4,
                                     out_channels=4, time_embed_dim=8, text_embed_dim=16,
                                     num_layers=2, sample_width=32, sample_height=32,
                                     sample_frames=13, patch_size=2, temporal_compression_ratio=4,
                                     max_text_seq_length=8, use_rotary_positional_embeddings=True)
     g = _gen(seed)
     x, txt = torch.randn(2, 4, 4, 32, 32, generator=g), torch.randn(2, 8, 16, generator=g)
-    cos, sin = get_3d_rotary_pos_embed(embed_dim=16, crops_coords=((0, 0), (16, 16)),
+    cos, sin = get_3d_rotary_pos_embed(embed_dim=head_dim, crops_coords=((0, 0), (16, 16)),
                                        grid_size=(16, 16), temporal_size=4)
 
     def inputs(t, batch=1):
@@ -77,11 +81,12 @@ def cogvideox(device="cpu", dtype=torch.float32, seed=0):
     return _place(m, device, dtype), inputs
 
 
-def ltx(device="cpu", dtype=torch.float32, seed=0):
+def ltx(device="cpu", dtype=torch.float32, seed=0, head_dim=16):
     from diffusers import LTXVideoTransformer3DModel
     torch.manual_seed(seed)
     m = LTXVideoTransformer3DModel(in_channels=32, out_channels=32, num_attention_heads=2,
-                                   attention_head_dim=16, cross_attention_dim=32, num_layers=2,
+                                   attention_head_dim=head_dim, cross_attention_dim=2 * head_dim,
+                                   num_layers=2,
                                    caption_channels=16)
     g = _gen(seed)
     x, txt = torch.randn(2, 4 * 16 * 16, 32, generator=g), torch.randn(2, 8, 16, generator=g)
