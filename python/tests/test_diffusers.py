@@ -16,20 +16,12 @@ def model(request):
     return request.param, *tiny_models.MODELS[request.param]()
 
 
-def run(m, inputs, t, **kw):
-    with torch.no_grad():
-        return m(**inputs(t, **kw))[0]
+run = tiny_models.run
 
 
 def test_minus_inf_matches_stock(model):
     name, m, inputs = model
-    ref = run(m, inputs, 900.0)
-    ld.enable(m, threshold=-math.inf)
-    out = run(m, inputs, 900.0)
-    torch.testing.assert_close(out, ref, atol=2e-5, rtol=1e-4)
-    ctrl = ld.controllers(m)[0]
-    assert ctrl.dense_fallbacks == 0
-    assert all(layer.calls(ctrl.branch) == 1 for layer in ctrl.layers.values())
+    tiny_models.check_minus_inf_matches_stock(m, inputs, atol=2e-5, rtol=1e-4)
 
 
 def test_only_video_self_attention_is_wrapped(model):

@@ -2,6 +2,8 @@
 config (no downloads), with inputs for one denoising call at timestep t: 1024 video tokens of
 2 heads x `head_dim` dims (16 by default; 64 or 128 for the CUDA kernels), so 8 key tiles of
 the C library's 128-key tile."""
+import math
+
 import torch
 
 import liteattn.diffusers as ld
@@ -116,3 +118,21 @@ def sharpen(model, gain=20.0):
         for n in ("norm_q", "norm_k"):
             mod = getattr(attn, n, None) or (attn.to_q if n == "norm_q" else attn.to_k)
             mod.register_forward_hook(lambda mod, i, o: o * gain)
+
+
+def run(m, inputs, t, **kw):
+    """One transformer forward at timestep t, no autograd; returns the sample."""
+    with torch.no_grad():
+        return m(**inputs(t, **kw))[0]
+
+
+def check_minus_inf_matches_stock(m, inputs, atol, rtol):
+    """enable(threshold=-inf) on a stock model gives the stock output, with no dense fallback and
+    one call on every layer."""
+    ref = run(m, inputs, 900.0)
+    ld.enable(m, threshold=-math.inf)
+    out = run(m, inputs, 900.0)
+    torch.testing.assert_close(out.float(), ref.float(), atol=atol, rtol=rtol)
+    ctrl = ld.controllers(m)[0]
+    assert ctrl.dense_fallbacks == 0
+    assert all(layer.calls(ctrl.branch) == 1 for layer in ctrl.layers.values())
