@@ -7,7 +7,7 @@
  * criterion value (the max over the q-tile's valid rows, which decides the vote) lies within
  * LA_CRIT_TOL of thr; the library's fp32 scores and log2 of fp32 sums are far closer than that.
  * Every (input, criterion, thr) configuration must both mark and keep tiles, so the test cannot
- * pass vacuously. */
+ * pass vacuously. Under sanitizers each case runs one threshold per criterion (rotating). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,11 +27,11 @@ static const la_crit_case_t la_crit_cases[] = {
     {"local_1023_d64_b2", {"", 2, 1023, 1023, 2, 1, 64, LA_LAYOUT_BSHD}, LITEATTN_DTYPE_BF16,
      {1.6, 0.5, 40.0}, 0},
     {"local_sq300_sk1023_d128", {"", 1, 300, 1023, 2, 2, 128, LA_LAYOUT_BHSD},
-     LITEATTN_DTYPE_FP16, {1.0, 0.5, 60.0}, 0},
+     LITEATTN_DTYPE_FP16, {1.4, 0.5, 60.0}, 0},
     {"wide_1023_d64_randread", {"", 1, 1023, 1023, 4, 2, 64, LA_LAYOUT_PADDED},
      LITEATTN_DTYPE_FP32, {1.2, 0.4, 150.0}, 1},
     {"sq500_sk1000_d256_randread", {"", 1, 500, 1000, 2, 1, 256, LA_LAYOUT_BSHD},
-     LITEATTN_DTYPE_BF16, {1.0, 0.5, 30.0}, 1},
+     LITEATTN_DTYPE_BF16, {1.3, 0.5, 30.0}, 1},
 };
 #define LA_NUM_CRIT_CASES ((int)(sizeof la_crit_cases / sizeof la_crit_cases[0]))
 
@@ -65,6 +65,7 @@ static void la_crit_run(const la_crit_case_t *cc, uint64_t seed) {
   }
   for (int ci = 0; ci < 2; ++ci)
     for (int ti = 0; ti < 3; ++ti) {
+      if (LA_TEST_SANITIZED && ti != (int)(cc - la_crit_cases) % 3) continue; /* one thr each */
       const liteattn_criterion_t crit = ci ? LITEATTN_CRITERION_PEAK : LITEATTN_CRITERION_MASS;
       const float thr = la_thr[ci][ti];
       char what[128];
