@@ -21,6 +21,14 @@ static double now_s(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* Process CPU time over the OpenMP threads: the time the run would take if it had the cores to
+ * itself (other processes share this machine), idle-spinning threads included. */
+static double cpu_s(int threads) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ((double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec) / threads;
+}
+
 static int cmp_double(const void *a, const void *b) {
   const double x = *(const double *)a, y = *(const double *)b;
   return (x > y) - (x < y);
@@ -70,24 +78,43 @@ static void naive_attention(const float *q, const float *k, const float *v, floa
   }
 }
 
+/* Medians over reps runs after one warm-up: wall seconds and CPU seconds per thread. */
+typedef struct timing {
+  double wall, cpu;
+} timing_t;
+
+typedef struct naive_args {
+  const float *q, *k, *v;
+  float *o, *scores;
+  int S, H, D;
+} naive_args_t;
+
+/* Times liteattn_fwd(a) (n = NULL) or the naive baseline (n); 0 on success. */
+static int time_runs(const liteattn_fwd_args_t *a, const naive_args_t *n, int reps, int threads,
+                     double *t, double *tc, timing_t *out) {
+  for (int r = -1; r < reps; ++r) {
+    const double t0 = now_s(), c0 = cpu_s(threads);
+    if (n) {
+      naive_attention(n->q, n->k, n->v, n->o, n->S, n->H, n->D, n->scores);
+    } else {
+      const liteattn_status_t st = liteattn_fwd(a, NULL);
+      if (st) {
+        fprintf(stderr, "liteattn_fwd: %s (%s)\n", liteattn_status_name(st),
+                liteattn_last_error());
+        return -1;
+      }
+    }
+    if (r >= 0) t[r] = now_s() - t0, tc[r] = cpu_s(threads) - c0;
+  }
+  out->wall = median(t, reps);
+  out->cpu = median(tc, reps);
+  return 0;
+}
+
 static liteattn_tensor_t tensor(void *data, liteattn_dtype_t t, int S, int H, int D) {
   return (liteattn_tensor_t){.data = data, .dtype = t, .batch = 1, .seqlen = S, .heads = H,
                              .head_dim = D, .stride_b = (int64_t)S * H * D,
                              .stride_s = (int64_t)H * D, .stride_h = D};
-}
-
-/* Median seconds of liteattn_fwd over reps runs (one warm-up first); < 0 on failure. */
-static double time_fwd(const liteattn_fwd_args_t *a, int reps, double *t) {
-  for (int r = -1; r < reps; ++r) {
-    const double t0 = now_s();
-    const liteattn_status_t st = liteattn_fwd(a, NULL);
-    if (st) {
-      fprintf(stderr, "liteattn_fwd: %s (%s)\n", liteattn_status_name(st), liteattn_last_error());
-      return -1.0;
-    }
-    if (r >= 0) t[r] = now_s() - t0;
-  }
-  return median(t, reps);
 }
 
 /* The 1-minute load average (other processes share these cores: timings are only as good as
@@ -130,18 +157,21 @@ int main(int argc, char **argv) {
   float *vf = malloc(sizeof(float) * n), *of = malloc(sizeof(float) * n);
   float *ref = malloc(sizeof(float) * n), *scores = malloc(sizeof(float) * S * threads);
   uint16_t *qh = malloc(2 * n), *kh = malloc(2 * n), *vh = malloc(2 * n), *oh = malloc(2 * n);
-  double *t = malloc(sizeof(double) * reps);
+  double *t = malloc(sizeof(double) * reps), *tc = malloc(sizeof(double) * reps);
   int rc = 1;
-  if (!qf || !kf || !vf || !of || !ref || !scores || !qh || !kh || !vh || !oh || !t) {
+  if (!qf || !kf || !vf || !of || !ref || !scores || !qh || !kh || !vh || !oh || !t || !tc) {
     fprintf(stderr, "out of memory\n");
     goto done;
   }
   printf("liteattn-cpu-bench: B=1 Hq=Hkv=%d Sq=Sk=%d, %d OpenMP threads (both the CPU backend "
          "and the naive baseline), median of %d runs, seed %d, load average %.2f\n", H, S, threads, reps, seed, load_average());
   printf("GFLOP/s = 4*B*Hq*Sq*Sk*D / time; naive = fp32 single-pass attention on the same "
-         "(rounded) inputs; sparse = read mask of density 0.5 (every other key tile)\n\n");
-  printf("%-5s %4s %11s %8s %11s %8s %8s %11s %7s %9s\n", "dtype", "D", "liteattn ms", "GFLOP/s",
-         "naive ms", "GFLOP/s", "vs naive", "sparse ms", "s/dense", "max|diff|");
+         "(rounded) inputs; sparse = read mask of density 0.5 (every other key tile)\n"
+         ":c = from process CPU time / threads (robust to other processes on the cores); "
+         "vs:c = naive / liteattn CPU time; s/d = sparse / dense time\n\n");
+  printf("%-5s %4s %9s %7s %7s %9s %7s %7s %7s %9s %7s %7s %9s\n", "dtype", "D", "ms", "GF/s",
+         "GF/s:c", "naive ms", "GF/s", "GF/s:c", "vs:c", "sparse ms", "s/d", "s/d:c",
+         "max|diff|");
 
   static const int dims[2] = {64, 128};
   static const liteattn_dtype_t dtypes[2] = {LITEATTN_DTYPE_BF16, LITEATTN_DTYPE_FP32};
@@ -156,12 +186,9 @@ int main(int argc, char **argv) {
       kh[i] = la_float_to_bf16(rng_uniform()), kf[i] = la_bf16_to_float(kh[i]);
       vh[i] = la_float_to_bf16(rng_uniform()), vf[i] = la_bf16_to_float(vh[i]);
     }
-    for (int r = -1; r < (reps < 3 ? reps : 3); ++r) { /* naive: warm-up + up to 3 runs */
-      const double t0 = now_s();
-      naive_attention(qf, kf, vf, ref, S, H, D, scores);
-      if (r >= 0) t[r] = now_s() - t0;
-    }
-    const double t_naive = median(t, reps < 3 ? reps : 3);
+    const naive_args_t na = {qf, kf, vf, ref, scores, S, H, D};
+    timing_t t_naive; /* warm-up + up to 3 runs: it is slow */
+    if (time_runs(NULL, &na, reps < 3 ? reps : 3, threads, t, tc, &t_naive)) goto fail;
 
     liteattn_mask_geometry_t g;
     if (liteattn_mask_geometry(1, H, S, S, D, LITEATTN_DTYPE_BF16, &g)) goto fail;
@@ -182,8 +209,8 @@ int main(int argc, char **argv) {
       a.v = tensor(f32 ? (void *)vf : vh, dt, S, H, D);
       a.o = tensor(f32 ? (void *)of : oh, dt, S, H, D);
       a.backend = LITEATTN_BACKEND_CPU;
-      const double t_dense = time_fwd(&a, reps, t);
-      if (t_dense < 0) {
+      timing_t t_dense, t_sparse;
+      if (time_runs(&a, NULL, reps, threads, t, tc, &t_dense)) {
         free(half);
         goto fail;
       }
@@ -198,15 +225,15 @@ int main(int argc, char **argv) {
       }
       a.read_mask = half;
       a.read_mask_words = (size_t)g.words;
-      const double t_sparse = time_fwd(&a, reps, t);
-      if (t_sparse < 0) {
+      if (time_runs(&a, NULL, reps, threads, t, tc, &t_sparse)) {
         free(half);
         goto fail;
       }
-      printf("%-5s %4d %11.1f %8.2f %11.1f %8.2f %7.2fx %11.1f %7.3f %9.2e\n",
-             f32 ? "fp32" : "bf16", D, 1e3 * t_dense, flops / t_dense * 1e-9, 1e3 * t_naive,
-             flops / t_naive * 1e-9, t_naive / t_dense, 1e3 * t_sparse, t_sparse / t_dense,
-             worst);
+      printf("%-5s %4d %9.1f %7.2f %7.2f %9.1f %7.2f %7.2f %6.2fx %9.1f %7.3f %7.3f %9.2e\n",
+             f32 ? "fp32" : "bf16", D, 1e3 * t_dense.wall, flops / t_dense.wall * 1e-9,
+             flops / t_dense.cpu * 1e-9, 1e3 * t_naive.wall, flops / t_naive.wall * 1e-9,
+             flops / t_naive.cpu * 1e-9, t_naive.cpu / t_dense.cpu, 1e3 * t_sparse.wall,
+             t_sparse.wall / t_dense.wall, t_sparse.cpu / t_dense.cpu, worst);
       if (bad >= 0) {
         fprintf(stderr, "MISMATCH %s D=%d at %lld: liteattn %g vs naive %g\n",
                 f32 ? "fp32" : "bf16", D, (long long)bad,
@@ -226,6 +253,6 @@ fail:
   fprintf(stderr, "liteattn-cpu-bench: failed\n");
 done:
   free(qf), free(kf), free(vf), free(of), free(ref), free(scores);
-  free(qh), free(kh), free(vh), free(oh), free(t);
+  free(qh), free(kh), free(vh), free(oh), free(t), free(tc);
   return rc;
 }
