@@ -197,14 +197,15 @@ __global__ void __launch_bounds__(LA_CUDA_THREADS, 2)
   const float c = p.scale_log2;
 
   /* Visit set of this row: read mask (or all), plus must-do key tiles; must-do query rows visit
-   * everything. Padding bits cleared. */
+   * everything. Padding bits cleared. The write mask starts as the must-do tiles (always kept);
+   * the vote only adds the visited tiles found not negligible. */
   for (int w = tid; w < p.W; w += LA_CUDA_THREADS) {
-    uint32_t bits = (must_q || !p.read_mask) ? 0xffffffffu : p.read_mask[row * p.W + w];
-    if (!must_q) bits |= la_must_word(p, w);
     const int left = p.Tk - 32 * w;
-    if (left < 32) bits &= (1u << left) - 1u;
+    const uint32_t pad = left < 32 ? (1u << left) - 1u : 0xffffffffu;
+    const uint32_t must = must_q ? pad : la_must_word(p, w) & pad;
+    const uint32_t bits = (!p.read_mask ? pad : p.read_mask[row * p.W + w] & pad) | must;
     vis[w] = bits;
-    if (MARK) sbits[w] = 0u;
+    if (MARK) sbits[w] = must;
   }
 
   const uint32_t sQa = la_smem_addr(sQ), sKa = la_smem_addr(sK), sVa = la_smem_addr(sV);
@@ -365,26 +366,24 @@ __global__ void __launch_bounds__(LA_CUDA_THREADS, 2)
     }
 
     /* After the tile's last block: criterion against the state before the tile, then the vote.
-     * Rows >= Sq never vote; the first visited tile and must-do tiles are always kept. */
+     * Rows >= Sq never vote; the first visited tile is never negligible (must-do tiles are
+     * already in sbits). Branch-free and with the SFU's log2: with only 8 warps per SM every
+     * serial instruction here shows in the run time. */
     if (MARK && sub == nsub - 1) {
-      const int k_lo = j * BN, nk = p.Sk - k_lo < BN ? p.Sk - k_lo : BN;
-      bool keep = first || must_q || la_ranges_hit(p.must_k, p.num_must_k, k_lo, k_lo + nk);
-      if (!keep) {
-        const float thr = p.threshold;
-        const float log2n = MARK == LA_MARK_MASS ? log2f((float)nk) : 0.f;
-        bool negl = true;
+      const int nk = p.Sk - j * BN < BN ? p.Sk - j * BN : BN;
+      const float thr = p.threshold;
+      const float log2n = MARK == LA_MARK_MASS ? __log2f((float)nk) : 0.f;
+      bool negl = !first;
 #pragma unroll
-        for (int mi = 0; mi < MI; ++mi)
+      for (int mi = 0; mi < MI; ++mi)
 #pragma unroll
-          for (int h = 0; h < 2; ++h) {
-            const int slot = (mi * 2 + h) * LA_CUDA_THREADS + tid;
-            float crit = (crit_t[slot] - crit_m[slot]) * c;
-            if (MARK == LA_MARK_MASS) crit += log2n - log2f(la_quad_sum(crit_l[slot]));
-            if (q0 + wrow + mi * 16 + h * 8 + g < p.Sq) negl = negl && crit < thr;
-          }
-        keep = !__all_sync(0xffffffffu, negl);
-      }
-      if (keep && lane == 0) atomicOr(&sbits[j >> 5], 1u << (j & 31));
+        for (int h = 0; h < 2; ++h) {
+          const int slot = (mi * 2 + h) * LA_CUDA_THREADS + tid;
+          float crit = (crit_t[slot] - crit_m[slot]) * c;
+          if (MARK == LA_MARK_MASS) crit += log2n - __log2f(la_quad_sum(crit_l[slot]));
+          negl = negl && (q0 + wrow + mi * 16 + h * 8 + g >= p.Sq || crit < thr);
+        }
+      if (!__all_sync(0xffffffffu, negl) && lane == 0) atomicOr(&sbits[j >> 5], 1u << (j & 31));
       first = false;
     }
     pos = npos;

@@ -2,7 +2,9 @@
  * fp64 oracle, over the shared case table, on fresh random inputs; determinism; poisoned outputs;
  * the selector's CUDA refusals. Fails (never skips) when no GPU answers.
  *
- * Usage: test_gpu [--small]   (--small: the cases of <= 300 tokens, bf16 only; for the sanitizers)
+ * Usage: test_gpu [--small] [--portable]
+ *   --small: the cases of <= 300 tokens, bf16 only (for the sanitizers);
+ *   --portable: the portable kernel only (skip the Hopper kernel even where it is built).
  *
  * Tolerance rules (u = unit roundoff of the dtype: bf16 2^-8, fp16 2^-11):
  *   O:   |gpu - cpu| <= 2 ulp(cpu) + 2u * max|V|, and ||gpu - cpu||_2 <= 4u * ||cpu||_2.
@@ -379,7 +381,15 @@ static void la_test_errors(void) {
 }
 
 int main(int argc, char **argv) {
-  const int small = argc > 1 && strcmp(argv[1], "--small") == 0;
+  int small = 0, portable_only = 0;
+  for (int i = 1; i < argc; ++i) {
+    if (!strcmp(argv[i], "--small")) small = 1;
+    else if (!strcmp(argv[i], "--portable")) portable_only = 1;
+    else {
+      fprintf(stderr, "usage: test_gpu [--small] [--portable]\n");
+      return 2;
+    }
+  }
   const double t0 = la_t_now();
   int n = 0;
   cudaError_t e = cudaGetDeviceCount(&n);
@@ -403,7 +413,7 @@ int main(int argc, char **argv) {
     for (int di = 0; di < (small ? 1 : 2); ++di) {
       const liteattn_dtype_t dt = di ? LITEATTN_DTYPE_FP16 : LITEATTN_DTYPE_BF16;
       for (int bi = 0; bi < 2; ++bi) {
-        if (bi == 1 && !LA_TEST_WITH_SM90) continue;
+        if (bi == 1 && (!LA_TEST_WITH_SM90 || portable_only)) continue;
         const double t = la_t_now();
         la_test_case(c, dt, backends[bi], seed + (uint64_t)ci * 7919u + (uint64_t)di, stream);
         printf("  %-20s %s %-8s %.2f s, %d failures so far\n", c->name, la_t_dtype_name(dt),
