@@ -9,6 +9,7 @@ import argparse
 import ctypes
 import json
 import math
+import os
 import sys
 
 import torch
@@ -130,17 +131,19 @@ MODES = [
 ]
 
 
-def check(lib, seed, quick):
+def check(lib, seed, quick, only=None):
     dev = "cuda"
     gen = torch.Generator().manual_seed(seed)
     fails = 0
-    variants = [(1, 1), (0, 1), (1, 0), (0, 0)]
+    variants = [(1, 2), (0, 2), (1, 1), (0, 0)]
     n = 0
     for case in CASES:
         name, B, Sq, Sk, Hq, Hkv, D, layout, dt = case
+        if only and name not in only:
+            continue
         for mi, mode in enumerate(MODES):
             mname, dens, empty, crit, thr, must = mode
-            pp, persist = variants[n % len(variants)]
+            pp, persist = variants[(n + n // len(variants)) % len(variants)]  # rotate per case
             n += 1
             qf, kf = scored_qk(B, Sq, Sk, Hq, Hkv, D, gen)
             q = make(B, Sq, Hq, D, layout, dt, dev, gen, qf)
@@ -241,7 +244,7 @@ def bench(lib, seed, quick):
         except Exception as e:  # noqa: BLE001 - report and go on without the baseline
             print("cudnn unavailable:", e)
             ref, cudnn = None, None
-        variants = [(0, 0), (0, 1), (1, 0), (1, 1)] if (H, S) == (12, 32760) else [(1, 1)]
+        variants = [(0, 0), (0, 1), (1, 0), (1, 1)] if (H, S) == (12, 32760) else [(0, 1), (1, 1)]
         for pp, per in variants:
             fn = lambda: lib.run(1, dt, q, k, v, o, None, pp=pp, persist=per)
             fn()
@@ -258,24 +261,33 @@ def bench(lib, seed, quick):
         if (H, S) != (12, 32760) or D != 128:
             continue
         dense_ms = rows[-1]["ms"]
-        # marking on, nothing skipped (thr = -inf)
+        # marking on, nothing skipped: the full criterion runs (thr = -30 marks nothing on
+        # these inputs; checked below), and thr = -inf
         wm = torch.zeros(geom["words"], dtype=torch.int32, device=dev)
-        fn = lambda: lib.run(1, dt, q, k, v, o, None, None, wm, -math.inf, MASS)
-        ms = bench_ms(fn, rep)
-        rows.append(dict(shape=(H, S, D), what="sm90 marking thr=-inf", ms=ms, tflops=tf(ms),
-                         overhead=ms / dense_ms - 1))
+        for thr, crit in ((-30.0, MASS), (-30.0, PEAK), (-math.inf, MASS)):
+            fn = lambda: lib.run(1, dt, q, k, v, o, None, None, wm, thr, crit)
+            ms = bench_ms(fn, rep)
+            full = lib.geometry(1, H, S, S, D, dt)
+            kept = sum(bin(x & 0xFFFFFFFF).count("1") for x in wm.cpu().tolist())
+            rows.append(dict(shape=(H, S, D), what="sm90 marking %s thr=%g" %
+                             ("MASS" if crit == MASS else "PEAK", thr), ms=ms, tflops=tf(ms),
+                             overhead=ms / dense_ms - 1,
+                             kept_fraction=kept / (full["rows"] * full["Tk"])))
         # sparse read masks
         for d in (0.75, 0.5, 0.25):
             rm = random_mask(geom, d, mgen).to(dev)
-            fn = lambda: lib.run(1, dt, q, k, v, o, None, rm)
-            ms = bench_ms(fn, rep)
-            rows.append(dict(shape=(H, S, D), what="sm90 density %.2f" % d, ms=ms,
-                             tflops_effective=tf(ms), ratio_vs_d_dense=ms / (d * dense_ms)))
-    print(json.dumps(rows, indent=1))
+            for per in (1, 2):
+                fn = lambda: lib.run(1, dt, q, k, v, o, None, rm, persist=per)
+                ms = bench_ms(fn, rep)
+                rows.append(dict(shape=(H, S, D), what="sm90 d=%.2f %s" %
+                                 (d, "lpt" if per == 2 else "stride"), ms=ms,
+                                 tflops_effective=tf(ms), ratio_vs_d_dense=ms / (d * dense_ms)))
+    with open(os.path.join(os.environ.get("OUT", "/tmp"), "bench.json"), "w") as fh:
+        json.dump(rows, fh, indent=1)
     print("%-16s %-24s %9s %8s %s" % ("shape H,S,D", "kernel", "ms", "TFLOP/s", "note"))
     for r in rows:
         note = ""
-        for key in ("vs_cudnn", "overhead", "ratio_vs_d_dense", "rel_vs_cudnn"):
+        for key in ("vs_cudnn", "overhead", "kept_fraction", "ratio_vs_d_dense", "rel_vs_cudnn"):
             if r.get(key) is not None:
                 note += " %s=%.3f" % (key, r[key])
         tfl = r.get("tflops", r.get("tflops_effective"))
@@ -289,12 +301,13 @@ def main():
     ap.add_argument("--bench", action="store_true")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--only", default="", help="comma-separated case names to check")
     a = ap.parse_args()
     lib = Lib(a.lib)
     print("device:", torch.cuda.get_device_name(), "seed:", a.seed, flush=True)
     fails = 0
     if a.check:
-        fails = check(lib, a.seed, a.quick)
+        fails = check(lib, a.seed, a.quick, [c for c in a.only.split(",") if c])
         print("check: %d failures" % fails, flush=True)
     if a.bench and fails == 0:
         bench(lib, a.seed + 1, a.quick)

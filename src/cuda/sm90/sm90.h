@@ -12,7 +12,9 @@ extern "C" {
 /* Compile-time schedule flags selected at run time (la_sm90_fwd uses the best one). */
 typedef struct la_sm90_variant {
   int pingpong;   /* 1: consumer warpgroups alternate their GEMMs through named barriers */
-  int persistent; /* 1: grid = #SMs, each CTA walks work items; 0: one CTA per work item */
+  int persistent; /* 0: one CTA per work item; 1: grid = #SMs, each CTA takes every #SMs-th item;
+                     2: grid = #SMs, longest-first (by read-mask popcount) when a read mask is
+                     given, else as 1 */
 } la_sm90_variant_t;
 
 liteattn_status_t la_sm90_fwd_variant(const la_plan_t *plan, liteattn_stream_t stream,

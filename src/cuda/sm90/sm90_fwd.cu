@@ -24,6 +24,9 @@
 /* Marking keeps a per-CTA bitset of the row's kept tiles in shared memory: 64 words = 2048 key
  * tiles = 262144 keys (HunyuanVideo 720p is ~119k). Longer Sk with marking is refused. */
 #define LA_MAX_W 64
+/* Longest-first persistent schedule: each CTA keeps its list of work items in shared memory
+ * (4 KB); more than this many items per CTA falls back to the plain static stride. */
+#define LA_MAX_LIST 1024
 /* Named barrier ids (0 is __syncthreads): pingpong turn of consumer 0 / 1, end-of-item marking. */
 #define LA_NB_PP 1
 #define LA_NB_MARK 3
@@ -44,7 +47,9 @@ struct la_layout {
   /* mbarriers: full/empty Q, then full K, empty K, full V, empty V per stage (8 B each). */
   static constexpr int NBARS = 2 + 4 * STAGES;
   static constexpr int NN_OFF = BAR_OFF + NBARS * 8;
-  static constexpr int BYTES = NN_OFF + 2 * LA_MAX_W * 4; /* two bitsets: item parity */
+  static constexpr int SCHED_OFF = NN_OFF + 2 * LA_MAX_W * 4; /* two bitsets: item parity */
+  /* schedule: this CTA's item list, then one round's costs */
+  static constexpr int BYTES = SCHED_OFF + (LA_MAX_LIST + LA_THREADS) * 4;
   static constexpr int ALLOC = BYTES + 1024;              /* slack to align the base */
   static_assert(ALLOC <= 227 * 1024, "shared memory per block on sm90 is 227 KB");
 };
@@ -60,6 +65,7 @@ typedef struct la_sm90_params {
   int Hq, Hkv, Sq, Sk, Tq, Tk, W;
   float scale, c, thr; /* c = scale * log2(e) */
   int mass;
+  int lpt; /* persistent CTAs walk a longest-first list (la_schedule) instead of a stride */
   int nmk, nmq;
   liteattn_range_t mk[LITEATTN_MAX_RANGES], mq[LITEATTN_MAX_RANGES];
 } la_sm90_params_t;
@@ -115,6 +121,13 @@ __device__ __forceinline__ float la_quad_sum(float x) {
   return x + __shfl_xor_sync(0xffffffffu, x, 2);
 }
 
+/* ORs a word of kept-tile bits over the warp into the CTA's shared bitset (word -1: none). */
+__device__ __forceinline__ void la_flush(uint32_t *kept, int word, uint32_t bits, int lane) {
+  if (word < 0) return;
+  bits = __reduce_or_sync(0xffffffffu, bits);
+  if (lane == 0 && bits) atomicOr(&kept[word], bits);
+}
+
 /* Two floats as one register of 16-bit values, `lo` in the low half (the lower column). */
 template <int F16>
 __device__ __forceinline__ uint32_t la_pack(float lo, float hi) {
@@ -147,16 +160,62 @@ struct la_bars {
   }
 };
 
+/* Work of an item for scheduling: its visited tiles (read-mask popcount; all tiles for a
+ * must-do query tile). */
+__device__ __forceinline__ int la_cost(const la_sm90_params_t &p, int64_t item) {
+  const int qt = (int)(item % p.Tq);
+  const int64_t q0 = (int64_t)qt * LA_BM, q1 = q0 + LA_BM < p.Sq ? q0 + LA_BM : p.Sq;
+  if (la_ranges_hit(p.mq, p.nmq, q0, q1)) return p.Tk;
+  int cost = 0;
+  for (int w = 0; w < p.W; ++w) cost += __popc(__ldg(p.rmask + item * p.W + w));
+  return cost;
+}
+
+/* Longest-first without workspace or a global sort, keeping the L2 locality of the static
+ * stride: round r hands the gridDim items [r*G, r*G + G) to the G CTAs as the stride would, but
+ * sorted by cost, heaviest to CTA 0 in even rounds and to CTA G-1 in odd rounds (a snake), so
+ * heavy and light items pair up across rounds. Every CTA ranks every round the same way and keeps
+ * its own item of each round. All threads of the CTA take part; needs G <= LA_THREADS. */
+__device__ __noinline__ void la_schedule(const la_sm90_params_t &p, int *list) {
+  int *cost = list + LA_MAX_LIST; /* [LA_THREADS] */
+  const int t = threadIdx.x, G = (int)gridDim.x;
+  const int64_t rounds = (p.items + G - 1) / G;
+  for (int64_t r = 0; r < rounds; ++r) {
+    const int64_t w0 = r * G;
+    const int nw = p.items - w0 < G ? (int)(p.items - w0) : G;
+    __syncthreads(); /* the previous round's readers are done with cost[] */
+    if (t < nw) cost[t] = la_cost(p, w0 + t);
+    __syncthreads();
+    if (t < nw) {
+      const int ct = cost[t];
+      int rank = 0;
+      for (int u = 0; u < nw; ++u) rank += cost[u] > ct || (cost[u] == ct && u < t);
+      if (((r & 1) ? nw - 1 - rank : rank) == (int)blockIdx.x) list[r] = (int)(w0 + t);
+    }
+  }
+}
+
+/* The n-th work item of this CTA: from its longest-first list, or a static stride. */
+__device__ __forceinline__ int64_t la_nth_item(const la_sm90_params_t &p, const int *list,
+                                               int64_t n) {
+  return p.lpt ? (int64_t)list[n] : blockIdx.x + n * gridDim.x;
+}
+__device__ __forceinline__ int64_t la_my_items(const la_sm90_params_t &p) {
+  return (p.items - blockIdx.x + gridDim.x - 1) / gridDim.x;
+}
+
 /* Producer: one thread walks the work items and the visit order and issues the TMA loads. */
 template <int D>
-__device__ __forceinline__ void la_producer(const la_sm90_params_t &p, uint32_t sbase) {
+__device__ __forceinline__ void la_producer(const la_sm90_params_t &p, uint32_t sbase,
+                                            const int *list) {
   using L = la_layout<D>;
   const la_bars<D> bar{sbase + L::BAR_OFF};
   la_tma_prefetch_map(&p.tq);
   la_tma_prefetch_map(&p.tk);
   la_tma_prefetch_map(&p.tv);
   uint32_t kcount = 0, qcount = 0;
-  for (int64_t item = blockIdx.x; item < p.items; item += gridDim.x) {
+  for (int64_t n = 0, nmy = la_my_items(p); n < nmy; ++n) {
+    const int64_t item = la_nth_item(p, list, n);
     la_item_t it = la_item_decode(p, item);
     int j = la_visit_next(p, it);
     if (j < 0) continue; /* empty row: no loads; the consumers write O = 0, LSE = -inf */
@@ -182,10 +241,13 @@ __device__ __forceinline__ void la_producer(const la_sm90_params_t &p, uint32_t 
 
 /* Consumer warpgroup cw (0/1) owns q-tile rows [64cw, 64cw + 64). Thread layout of the wgmma
  * accumulator: rows r0 = 64cw + 16*warp + lane/4 and r0 + 8; element 4i+e (e < 2) is row r0,
- * column 8i + 2(lane%4) + e; 4i+2+e is row r0 + 8, same column. */
+ * column 8i + 2(lane%4) + e; 4i+2+e is row r0 + 8, same column.
+ * Schedule (FA3 Algorithm 2): S(j) = Q K(j)^T is issued together with O += P(j-1) V(j-1); the
+ * softmax of S(j) runs while the PV GEMM is in flight; O is rescaled once PV has landed. With PP
+ * the two warpgroups take turns issuing their GEMM pair (named barriers LA_NB_PP + cw). */
 template <int D, int F16, int PP>
 __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t sbase,
-                                            uint32_t *nn) {
+                                            uint32_t *nn, const int *list) {
   using L = la_layout<D>;
   typedef typename std::conditional<F16, __half, __nv_bfloat16>::type T;
   const la_bars<D> bar{sbase + L::BAR_OFF};
@@ -197,7 +259,35 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
   uint32_t kcount = 0, qcount = 0, icount = 0;
   if (PP && cw == 1) la_bar_arrive(LA_NB_PP, 256); /* consumer 0 issues first */
 
-  for (int64_t item = blockIdx.x; item < p.items; item += gridDim.x) {
+  /* S = Q K^T: D/16 k-steps of m64n128k16; k-step t is slab t/4, byte 32*(t%4) in the row. */
+  auto issue_qk = [&](float (&sc)[64], uint32_t s) {
+#pragma unroll
+    for (int t = 0; t < D / 16; ++t) {
+      const uint64_t da = la_desc_sw128(
+          sbase + L::Q_OFF + (t / 4) * (LA_BM * 128) + cw * (64 * 128) + (t % 4) * 32, 16, 1024);
+      const uint64_t db = la_desc_sw128(
+          sbase + L::K_OFF + s * L::KV_BYTES + (t / 4) * (LA_BN * 128) + (t % 4) * 32, 16, 1024);
+      la_wgmma_ss_n128<F16>(sc, da, db, t > 0);
+    }
+    la_wgmma_commit();
+  };
+  /* O += P V: 8 k-steps of 16 keys; V is MN-major (transposed B): a k-step is 16 rows (2048 B),
+   * LBO is the distance between 64-column slabs (BN rows x 128 B). */
+  auto issue_pv = [&](float (&o)[D / 2], const uint32_t (&pr)[32], uint32_t s) {
+#pragma unroll
+    for (int t = 0; t < LA_BN / 16; ++t) {
+      const uint64_t db =
+          la_desc_sw128(sbase + L::V_OFF + s * L::KV_BYTES + t * 2048, LA_BN * 128, 1024);
+      if constexpr (D == 128)
+        la_wgmma_rs_n128<F16>(o, &pr[4 * t], db);
+      else
+        la_wgmma_rs_n64<F16>(o, &pr[4 * t], db);
+    }
+    la_wgmma_commit();
+  };
+
+  for (int64_t n = 0, nmy = la_my_items(p); n < nmy; ++n) {
+    const int64_t item = la_nth_item(p, list, n);
     la_item_t it = la_item_decode(p, item);
     uint32_t *kept = nn + (icount & 1u) * LA_MAX_W;
     ++icount;
@@ -205,36 +295,14 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
 #pragma unroll
     for (int i = 0; i < D / 2; ++i) o[i] = 0.0f;
     float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.0f, l1 = 0.0f;
-    int j = la_visit_next(p, it);
-    const int any = j >= 0;
-    if (any) {
-      la_mbar_wait(bar.full_q(), qcount & 1u);
-      ++qcount;
-    }
+    const int q0 = it.qt * LA_BM + r0;
     int first = 1;
-    for (; j >= 0; j = la_visit_next(p, it)) {
-      const uint32_t s = kcount % L::STAGES, ph = (kcount / L::STAGES) & 1u;
-      ++kcount;
+    int kw = -1;        /* mask word the register kbits gathers (marking) */
+    uint32_t kbits = 0;
 
-      /* S = Q K^T: D/16 k-steps of m64n128k16; k-step t is slab t/4, byte 32*(t%4) in the row. */
-      float sc[64];
-      la_mbar_wait(bar.full_k(s), ph);
-      if (PP) la_bar_sync(LA_NB_PP + cw, 256);
-      la_wgmma_fence();
-#pragma unroll
-      for (int t = 0; t < D / 16; ++t) {
-        const uint64_t da = la_desc_sw128(
-            sbase + L::Q_OFF + (t / 4) * (LA_BM * 128) + cw * (64 * 128) + (t % 4) * 32, 16, 1024);
-        const uint64_t db = la_desc_sw128(
-            sbase + L::K_OFF + s * L::KV_BYTES + (t / 4) * (LA_BN * 128) + (t % 4) * 32, 16, 1024);
-        la_wgmma_ss_n128<F16>(sc, da, db, t > 0);
-      }
-      la_wgmma_commit();
-      if (PP) la_bar_arrive(LA_NB_PP + (1 - cw), 256);
-      la_wgmma_wait<0>();
-      la_fence_regs(sc);
-      if (lt == 0) la_mbar_arrive(bar.empty_k(s));
-
+    /* Mask, criterion and online softmax of tile j in place (S becomes unnormalised P); returns
+     * the factors that rescale O and the row sums. */
+    auto softmax = [&](float (&sc)[64], int j, float &a0, float &a1) {
       /* Partial last key tile: keys >= Sk score -inf (TMA zero-filled them). */
       const int nk = p.Sk - j * LA_BN < LA_BN ? p.Sk - j * LA_BN : LA_BN;
       if (nk < LA_BN) {
@@ -253,28 +321,36 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
       x0 = la_quad_max(x0);
       x1 = la_quad_max(x1);
 
-      /* Marking: the criterion against the state before this tile; valid rows vote, a warp that
-       * has a row that keeps the tile sets its bit (OR of "kept" = NOT the AND of "negligible"). */
+      /* Marking: the criterion against the state before this tile. A thread keeps the tile if
+       * one of its valid rows does; the bits of one mask word gather in a register and are
+       * OR-ed over the warp and into shared memory when the word changes (la_flush). */
       if (p.wmask) {
-        const uint32_t bit = 1u << (j & 31);
-        if (first || it.must_q || la_must_k(p, j)) {
-          if (lt == 0) atomicOr(&kept[j >> 5], bit);
-        } else {
-          float c0 = (x0 - m0) * c, c1 = (x1 - m1) * c;
-          if (p.mass) {
-            const float ln = __log2f((float)nk);
-            c0 += ln - __log2f(la_quad_sum(l0));
-            c1 += ln - __log2f(la_quad_sum(l1));
-          }
-          const int q0 = it.qt * LA_BM + r0;
-          const int neg = (q0 >= p.Sq || c0 < p.thr) && (q0 + 8 >= p.Sq || c1 < p.thr);
-          if (__any_sync(0xffffffffu, !neg) && lane == 0) atomicOr(&kept[j >> 5], bit);
+        if ((int)(j >> 5) != kw) {
+          la_flush(kept, kw, kbits, lane);
+          kw = j >> 5;
+          kbits = 0;
         }
+        int keep = first || it.must_q || (p.nmk && la_must_k(p, j));
+        if (!keep) {
+          float c0 = (x0 - m0) * c, c1 = (x1 - m1) * c;
+          if (p.mass) { /* one lg2 per thread: even lanes take row r0, odd lanes r0 + 8 */
+            const float ln = nk == LA_BN ? 7.0f : __log2f((float)nk);
+            const float lf0 = la_quad_sum(l0), lf1 = la_quad_sum(l1);
+            const float mine = __log2f((lane & 1) ? lf1 : lf0);
+            const float other = __shfl_xor_sync(0xffffffffu, mine, 1);
+            c0 += ln - ((lane & 1) ? other : mine);
+            c1 += ln - ((lane & 1) ? mine : other);
+          }
+          keep = (q0 < p.Sq && !(c0 < p.thr)) || (q0 + 8 < p.Sq && !(c1 < p.thr));
+        }
+        kbits |= (uint32_t)keep << (j & 31);
       }
+      first = 0;
 
-      /* Online softmax: P = 2^(S*c - m*c), rescale O and the row sums by 2^((m_old - m)*c). */
+      /* P = 2^(S*c - m*c); O and the row sums scale by 2^((m_old - m)*c). */
       const float mn0 = fmaxf(m0, x0), mn1 = fmaxf(m1, x1);
-      const float a0 = la_ex2((m0 - mn0) * c), a1 = la_ex2((m1 - mn1) * c);
+      a0 = la_ex2((m0 - mn0) * c);
+      a1 = la_ex2((m1 - mn1) * c);
       m0 = mn0;
       m1 = mn1;
       const float mc0 = mn0 * c, mc1 = mn1 * c;
@@ -290,6 +366,10 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
       }
       l0 = l0 * a0 + ps0;
       l1 = l1 * a1 + ps1;
+    };
+    /* Rescale O, then P as the RS A operand: register 4t+k of k-slice t is the pair
+     * (S[8t+2k], S[8t+2k+1]). */
+    auto to_p = [&](const float (&sc)[64], uint32_t (&pr)[32], float a0, float a1) {
 #pragma unroll
       for (int i = 0; i < D / 8; ++i) {
         o[4 * i] *= a0;
@@ -297,41 +377,77 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
         o[4 * i + 2] *= a1;
         o[4 * i + 3] *= a1;
       }
-      /* P as the RS A operand: register 4t+k of k-slice t is the pair (S[8t+2k], S[8t+2k+1]). */
-      uint32_t pr[32];
 #pragma unroll
       for (int i = 0; i < 32; ++i) pr[i] = la_pack<F16>(sc[2 * i], sc[2 * i + 1]);
+    };
 
-      /* O += P V: 8 k-steps of 16 keys; V is MN-major (transposed B): a k-step is 16 rows
-       * (2048 B), LBO is the distance between 64-column slabs (BN rows x 128 B). */
-      la_mbar_wait(bar.full_v(s), ph);
+    int j = la_visit_next(p, it);
+    if (j >= 0) {
+      la_mbar_wait(bar.full_q(), qcount & 1u);
+      ++qcount;
+      float sc[64];
+      uint32_t pr[32];
+      float a0, a1;
+      /* Prologue: S(j0) alone. */
+      uint32_t s = kcount % L::STAGES, ph = (kcount / L::STAGES) & 1u;
+      ++kcount;
+      la_mbar_wait(bar.full_k(s), ph);
+      if (PP) la_bar_sync(LA_NB_PP + cw, 256);
+      la_wgmma_fence();
+      issue_qk(sc, s);
+      if (PP) la_bar_arrive(LA_NB_PP + (1 - cw), 256);
+      la_wgmma_wait<0>();
+      la_fence_regs(sc);
+      if (lt == 0) la_mbar_arrive(bar.empty_k(s));
+      softmax(sc, j, a0, a1);
+      to_p(sc, pr, a0, a1);
+      uint32_t vs = s, vph = ph; /* stage of the V that P(j) multiplies */
+
+      /* Steady state: issue S(j) and O += P(j-1) V(j-1); softmax S(j) under the PV GEMM. */
+      for (j = la_visit_next(p, it); j >= 0; j = la_visit_next(p, it)) {
+        s = kcount % L::STAGES;
+        ph = (kcount / L::STAGES) & 1u;
+        ++kcount;
+        la_mbar_wait(bar.full_k(s), ph);
+        la_mbar_wait(bar.full_v(vs), vph);
+        if (PP) la_bar_sync(LA_NB_PP + cw, 256);
+        la_fence_regs(o);
+        la_fence_regs(pr);
+        la_wgmma_fence();
+        issue_qk(sc, s);
+        issue_pv(o, pr, vs);
+        if (PP) la_bar_arrive(LA_NB_PP + (1 - cw), 256);
+        la_wgmma_wait<1>();
+        la_fence_regs(sc);
+        if (lt == 0) la_mbar_arrive(bar.empty_k(s));
+        softmax(sc, j, a0, a1);
+        la_wgmma_wait<0>();
+        la_fence_regs(o);
+        la_fence_regs(pr);
+        if (lt == 0) la_mbar_arrive(bar.empty_v(vs));
+        to_p(sc, pr, a0, a1);
+        vs = s;
+        vph = ph;
+      }
+      /* Every Q K^T of the item is done: the producer may load the next Q now. */
+      if (lt == 0) la_mbar_arrive(bar.empty_q());
+      /* Tail: the last PV. */
+      la_mbar_wait(bar.full_v(vs), vph);
       if (PP) la_bar_sync(LA_NB_PP + cw, 256);
       la_fence_regs(o);
       la_fence_regs(pr);
       la_wgmma_fence();
-#pragma unroll
-      for (int t = 0; t < LA_BN / 16; ++t) {
-        const uint64_t db =
-            la_desc_sw128(sbase + L::V_OFF + s * L::KV_BYTES + t * 2048, LA_BN * 128, 1024);
-        if constexpr (D == 128)
-          la_wgmma_rs_n128<F16>(o, &pr[4 * t], db);
-        else
-          la_wgmma_rs_n64<F16>(o, &pr[4 * t], db);
-      }
-      la_wgmma_commit();
+      issue_pv(o, pr, vs);
       if (PP) la_bar_arrive(LA_NB_PP + (1 - cw), 256);
       la_wgmma_wait<0>();
       la_fence_regs(o);
-      if (lt == 0) la_mbar_arrive(bar.empty_v(s));
-      first = 0;
+      if (lt == 0) la_mbar_arrive(bar.empty_v(vs));
     }
-    if (any && lt == 0) la_mbar_arrive(bar.empty_q());
 
     /* Epilogue: O / l straight from registers, LSE (natural log), empty rows O = 0, -inf. */
     l0 = la_quad_sum(l0);
     l1 = la_quad_sum(l1);
     const float i0 = l0 > 0.0f ? 1.0f / l0 : 0.0f, i1 = l1 > 0.0f ? 1.0f / l1 : 0.0f;
-    const int q0 = it.qt * LA_BM + r0;
     T *ob = (T *)p.o + (int64_t)it.b * p.o_sb + (int64_t)it.hq * p.o_sh;
     if (q0 < p.Sq) {
       T *orow = ob + (int64_t)q0 * p.o_ss + cb;
@@ -356,6 +472,7 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
     }
     /* One owner per row writes the write-mask row (unvisited and padding bits are 0). */
     if (p.wmask) {
+      la_flush(kept, kw, kbits, lane);
       la_bar_sync(LA_NB_MARK, 256);
       for (int w = tid; w < p.W; w += 256) {
         p.wmask[item * p.W + w] = kept[w];
@@ -373,6 +490,7 @@ __global__ void __launch_bounds__(LA_THREADS, 1)
   const uint32_t raw = la_smem_u32(la_smem_raw);
   const uint32_t sbase = (raw + 1023u) & ~1023u;
   uint32_t *nn = (uint32_t *)(la_smem_raw + (sbase - raw) + L::NN_OFF);
+  int *list = (int *)(la_smem_raw + (sbase - raw) + L::SCHED_OFF);
   if (threadIdx.x == 0) {
     const la_bars<D> bar{sbase + L::BAR_OFF};
     la_mbar_init(bar.full_q(), 1);
@@ -386,13 +504,14 @@ __global__ void __launch_bounds__(LA_THREADS, 1)
     la_mbar_init_fence();
   }
   if (threadIdx.x < 2 * LA_MAX_W) nn[threadIdx.x] = 0;
+  if (p.lpt) la_schedule(p, list);
   __syncthreads();
   if (threadIdx.x < 128) {
     la_setmaxnreg_dec<24>();
-    if (threadIdx.x == 0) la_producer<D>(p, sbase);
+    if (threadIdx.x == 0) la_producer<D>(p, sbase, list);
   } else {
     la_setmaxnreg_inc<240>();
-    la_consumer<D, F16, PP>(p, sbase, nn);
+    la_consumer<D, F16, PP>(p, sbase, nn, list);
   }
 }
 
@@ -567,6 +686,8 @@ extern "C" liteattn_status_t la_sm90_fwd_variant(const la_plan_t *p, liteattn_st
     return la_error(LITEATTN_ERR_TOO_LARGE, "sm90: %lld work items exceed one grid",
                     (long long)grid64);
   const int grid = (int)grid64;
+  prm.lpt = variant.persistent == 2 && p->read_mask && grid < prm.items && grid <= LA_THREADS
+            && (prm.items + grid - 1) / grid <= LA_MAX_LIST && prm.items <= 0x7fffffff;
   cudaStream_t cs = (cudaStream_t)stream;
   const int f16 = p->dtype == LITEATTN_DTYPE_FP16, pp = variant.pingpong;
   if (p->D == 128)
@@ -575,6 +696,6 @@ extern "C" liteattn_status_t la_sm90_fwd_variant(const la_plan_t *p, liteattn_st
 }
 
 extern "C" liteattn_status_t la_sm90_fwd(const la_plan_t *p, liteattn_stream_t stream) {
-  const la_sm90_variant_t best = {1, 1};
+  const la_sm90_variant_t best = {1, 2};
   return la_sm90_fwd_variant(p, stream, best);
 }
