@@ -33,4 +33,8 @@ class BuildWithLibrary(build_py):
         shutil.copyfile(src.resolve(), target)
 
 
-setup(cmdclass={"build_py": BuildWithLibrary})
+# Build outputs go beside the C library's build dirs (ignored), not into python/.
+OPTIONS = ({"build": {"build_base": str(REPO / "build-python" / "setuptools")}}
+           if (REPO / "CMakeLists.txt").is_file() else {})
+
+setup(cmdclass={"build_py": BuildWithLibrary}, options=OPTIONS)
