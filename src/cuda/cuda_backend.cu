@@ -13,7 +13,7 @@
 /* Q, K and V tiles, the two mask rows (visit set, write mask being voted) and, when marking,
  * the criterion state (3 floats x 4 row slots x 128 threads). */
 size_t la_fwd_smem_bytes(int D, int W, int marking) {
-  const int KB = D == 128 ? 64 : 128; /* la_kb<D> in fwd_kernel.cuh */
+  const int KB = la_cuda_kb(D);
   return (size_t)(LA_CUDA_BM + 2 * KB) * (size_t)D * 2u + 2u * 4u * (size_t)W
          + (marking ? 3u * 4u * LA_CUDA_THREADS * 4u : 0u);
 }

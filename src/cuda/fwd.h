@@ -14,6 +14,10 @@
 #define LA_CUDA_BN 128 /* the mask granularity; computed as BN/KB key blocks of KB keys */
 #define LA_CUDA_THREADS 128
 
+/* Keys per block (the BN-key tile is computed as BN/KB blocks), set by the register file: at
+ * D = 128, S (64 fp32) + O (128 fp32) per thread; at D = 64, S (128) + O (64). */
+static constexpr int la_cuda_kb(int D) { return D == 128 ? 64 : 128; }
+
 /* Marking variants (compile-time): no write mask, PEAK criterion, MASS criterion. */
 enum { LA_MARK_NONE = 0, LA_MARK_PEAK = 1, LA_MARK_MASS = 2 };
 

@@ -418,11 +418,6 @@ __global__ void __launch_bounds__(LA_CUDA_THREADS, 2)
   }
 }
 
-/* Key block per head dim (see the kernel's comment: what fits the register file). */
-template <int D>
-struct la_kb {
-  static constexpr int value = D == 128 ? 64 : 128;
-};
 
 /* Runtime flag -> compile-time constant: the one switch helper for the marking variants. */
 #define LA_MARK_SWITCH(mark, MARK, ...)                                         \
@@ -441,7 +436,7 @@ struct la_kb {
 
 template <int D, bool BF16>
 cudaError_t la_fwd_launch(const la_fwd_params_t &p, int mark, cudaStream_t stream) {
-  constexpr int KB = la_kb<D>::value;
+  constexpr int KB = la_cuda_kb(D);
   const size_t smem = la_fwd_smem_bytes(D, p.W, mark != LA_MARK_NONE);
   return LA_MARK_SWITCH(mark, MARK, [&] {
     auto kernel = la_fwd_kernel<D, KB, BF16, MARK>;
@@ -455,7 +450,7 @@ cudaError_t la_fwd_launch(const la_fwd_params_t &p, int mark, cudaStream_t strea
 
 template <int D, bool BF16>
 cudaError_t la_fwd_attributes(cudaFuncAttributes *attr) {
-  return cudaFuncGetAttributes(attr, la_fwd_kernel<D, la_kb<D>::value, BF16, LA_MARK_NONE>);
+  return cudaFuncGetAttributes(attr, la_fwd_kernel<D, la_cuda_kb(D), BF16, LA_MARK_NONE>);
 }
 
 /* One translation unit per (D, dtype) instantiates both entry points. */
