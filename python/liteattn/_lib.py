@@ -28,13 +28,21 @@ def _repo_has_sources() -> bool:
         _REPO_ROOT / "CMakeLists.txt").is_file()
 
 
+def _sanitized(build_dir: Path) -> bool:
+    """A build with AddressSanitizer cannot be loaded into a Python that was not started with it."""
+    cache = build_dir / "CMakeCache.txt"
+    return cache.is_file() and "LITEATTN_SANITIZE:BOOL=ON" in cache.read_text(errors="replace")
+
+
 def _candidates() -> List[Path]:
-    """Where the library may already be, in the order they are tried."""
+    """Where the library may already be, in the order they are tried: the package's copy, then
+    the checkout's build/ and build-python/, then its other build*/ dirs, newest first."""
     out = [_PACKAGE_DIR / _LIB_NAME]
     if _repo_has_sources():
-        builds = sorted(_REPO_ROOT.glob("build*/" + _LIB_NAME),
+        preferred = [_REPO_ROOT / "build", _REPO_ROOT / "build-python"]
+        others = sorted((p for p in _REPO_ROOT.glob("build*/") if p not in preferred),
                         key=lambda p: p.stat().st_mtime, reverse=True)
-        out.extend(builds)
+        out.extend(d / _LIB_NAME for d in preferred + others if not _sanitized(d))
     return out
 
 

@@ -137,11 +137,12 @@ class LiteAttnProcessor:
         self.name = name
         self.qualname = name  # unique over a pipeline's transformers (set by enable)
         self.enabled = True
+        self._signature = inspect.signature(base.__call__)
 
     def _run(self, *args, **kwargs):
         if not self.enabled:
             return self.base(*args, **kwargs)
-        bound = inspect.signature(self.base.__call__).bind(*args, **kwargs)
+        bound = self._signature.bind(*args, **kwargs)
         hidden = bound.arguments.get("hidden_states")
         encoder = bound.arguments.get("encoder_hidden_states")
         if self.kind == "self" and encoder is not None:

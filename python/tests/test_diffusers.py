@@ -135,7 +135,8 @@ def test_padded_text_keys_match_masked_sdpa(monkeypatch):
     assert layer.branches == ["call0/b0"]  # keys cut to 1024 + 9
 
 
-def test_pipeline_scheduler_reset():
+def test_pipeline_scheduler_reset_and_two_experts():
+    """A Wan 2.2-style pipeline: two transformers (experts), both reset by set_timesteps."""
     class Scheduler:
         calls = 0
 
@@ -147,16 +148,21 @@ def test_pipeline_scheduler_reset():
 
     pipe = Pipe()
     pipe.transformer, inputs = tiny_models.wan()
+    pipe.transformer_2, _ = tiny_models.wan(seed=1)
     pipe.scheduler = Scheduler()
     ld.enable(pipe, threshold=-2.0)
     tiny_models.sharpen(pipe.transformer)
+    assert {"blocks.0.attn1", "transformer_2.blocks.0.attn1"} <= set(ld.layers(pipe))
     for gen in range(2):
         pipe.scheduler.set_timesteps(3)
-        for t in (500.0, 500.0 - 1, 500.0 - 2) if gen else STEPS:
-            run(pipe.transformer, inputs, t)
+        steps = (500.0, 499.0, 498.0) if gen else STEPS  # gen 1 never goes above gen 0's end
+        for i, t in enumerate(steps):
+            expert = pipe.transformer if i < 2 else pipe.transformer_2
+            run(expert, inputs, t)
     assert Scheduler.calls == 2
-    assert ld.controllers(pipe)[0].generations == 2
-    assert ld.layers(pipe)["blocks.0.attn1"].calls("call0") == 3
+    assert [c.generations for c in ld.controllers(pipe)] == [2, 2]
+    assert ld.layers(pipe)["blocks.0.attn1"].calls("call0") == 2
+    assert ld.layers(pipe)["transformer_2.blocks.0.attn1"].calls("call0") == 1
 
 
 def test_set_enabled_and_errors():

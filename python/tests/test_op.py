@@ -129,3 +129,6 @@ def test_bad_masks_and_ranges(seed):
         liteattn.attention(q, k, v, threshold=0.5)
     with pytest.raises(LiteAttnError, match="criterion"):
         liteattn.attention(q, k, v, criterion="max")
+    with pytest.raises(LiteAttnError, match="layout = 'bsdh'") as e:
+        liteattn.attention(q, k, v, layout="bsdh")
+    assert e.value.argument == "layout"
