@@ -31,10 +31,11 @@ def test_default_budget_is_stricter_early():
 
 
 @pytest.mark.parametrize("budget", [0.02, 2e-4])
-def test_calibrate_within_budget(wan, tmp_path, budget):
+def test_calibrate_within_budget(wan, tmp_path, budget, capsys):
     m, inputs = wan
     cal = calibrate(m, [inputs], run=run_steps, budget=budget, num_steps=len(STEPS),
-                    progress=False)
+                    progress=True)
+    assert f"{len(STEPS)}/{len(STEPS)}" in capsys.readouterr().err  # tqdm counted forwards
     assert set(cal.thresholds) == set(ld.layers(m))
     for name, thr in cal.thresholds.items():
         assert len(thr) == len(STEPS)

@@ -116,7 +116,7 @@ def test_batched_guidance_keeps_rows_separate():
 
 
 def test_padded_text_keys_match_masked_sdpa(monkeypatch):
-    m, inputs = tiny_models.hunyuan(text_valid=9)
+    m, inputs = tiny_models.hunyuan(text_valid=[9, 12])
     ld.enable(m, threshold=-math.inf)
     diffs = []
     original = LiteAttnProcessor._attend
@@ -128,11 +128,13 @@ def test_padded_text_keys_match_masked_sdpa(monkeypatch):
         return out
 
     monkeypatch.setattr(LiteAttnProcessor, "_attend", checked)
-    run(m, inputs, 900.0)
+    run(m, inputs, 900.0, batch=2)
     assert len(diffs) == 2 and max(diffs) < 1e-5
     assert ld.controllers(m)[0].dense_fallbacks == 0
     layer = ld.layers(m)["transformer_blocks.0.attn"]
-    assert layer.branches == ["call0/b0"]  # keys cut to 1024 + 9
+    assert sorted(layer.branches) == ["call0/b0", "call0/b1"]  # keys cut to 1024+9, 1024+12
+    assert layer._branches["call0/b0"].key[3] == 1024 + 9
+    assert layer._branches["call0/b1"].key[3] == 1024 + 12
 
 
 def test_pipeline_scheduler_reset_and_two_experts():
