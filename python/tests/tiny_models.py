@@ -48,7 +48,8 @@ def hunyuan(device="cpu", dtype=torch.float32, seed=0, text_valid=12, head_dim=1
     x, txt = torch.randn(2, 4, 4, 32, 32, generator=g), torch.randn(2, 12, 16, generator=g)
     pooled = torch.randn(2, 8, generator=g)
     mask = torch.zeros(2, 12, dtype=torch.long)
-    for b, n in enumerate(text_valid if isinstance(text_valid, (list, tuple)) else [text_valid] * 2):
+    valid = text_valid if isinstance(text_valid, (list, tuple)) else [text_valid] * 2
+    for b, n in enumerate(valid):
         mask[b, :n] = 1
 
     def inputs(t, batch=1):
