@@ -61,7 +61,8 @@ class LiteAttention(nn.Module):
         which synchronizes a CUDA stream; off by default, see `density()` for the lazy form).
 
     forward(q, k, v, branch=...) keeps a separate state per branch key ('cond', 'uncond', ...).
-    A change of shape, dtype or device re-initialises that branch's state (full mask)."""
+    A change of shape, dtype or device, or of dense_calls / refresh_every, re-initialises that
+    branch's state (full mask)."""
 
     def __init__(self, threshold: Schedule = -10.0, criterion: str = "mass",
                  dense_calls: int = 0, refresh_every: int = 0,
@@ -111,7 +112,8 @@ class LiteAttention(nn.Module):
     def _branch(self, q, k, branch: str) -> _Branch:
         B, Sq, Hq, D = dims(q, self.layout)
         Sk = dims(k, self.layout)[1]
-        key = (B, Hq, Sq, Sk, D, q.dtype, q.device)
+        # A new shape, dtype, device or policy makes a new state (and a full first read).
+        key = (B, Hq, Sq, Sk, D, q.dtype, q.device, self.dense_calls, self.refresh_every)
         b = self._branches.get(branch)
         if b is not None and b.key == key:
             return b

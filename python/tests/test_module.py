@@ -140,3 +140,17 @@ def test_errors_name_argument(seed):
         LiteAttention(dense_calls=-1)(q, k, v)
     with pytest.raises(LiteAttnError, match="threshold = 0.5"):
         LiteAttention(threshold=0.5)(q, k, v)
+
+
+def test_policy_change_restarts_branch(seed):
+    q, k, v = blocky_qkv(torch, S=512, seed=seed)
+    m = LiteAttention(threshold=-4.0, record_density=True)
+    m(q, k, v)
+    m(q, k, v)
+    m.dense_calls = 1
+    m(q, k, v)
+    m(q, k, v)
+    m(q, k, v)
+    # restarted: a dense call, a full read that marks, then the mask
+    assert [h["density"] for h in m.history()] == [1.0, 1.0, 0.25]
+    assert m.calls() == 3
