@@ -24,7 +24,9 @@ timeout 150 python3 bench/sm90/sm90_bench.py $L --check $QUICK 2>&1 | tee $OUTDI
 rc=${PIPESTATUS[0]}
 echo "check rc=$rc"
 [ $rc -eq 0 ] || exit $rc
-[ -n "$BENCH" ] && timeout 240 python3 bench/sm90/sm90_bench.py $L --bench $BQUICK --seed 99 2>&1 \
+# A/B: a previous build placed in build-sm90/prev/ is timed beside this one, same process.
+AB=""; [ -f build-sm90/prev/libsm90h.so ] && AB="--ab build-sm90/prev/libsm90h.so"
+[ -n "$BENCH" ] && timeout 240 python3 bench/sm90/sm90_bench.py $L --bench $BQUICK $AB --seed 99 2>&1 \
   | tee $OUTDIR/bench.log
 if [ $SAN -eq 1 ]; then
   for tool in memcheck racecheck synccheck; do

@@ -211,7 +211,7 @@ def bench_ms(fn, rep_ms):
     return tt.do_bench(fn, warmup=max(25, rep_ms // 10), rep=rep_ms, return_mode="median")
 
 
-def bench(lib, seed, quick):
+def bench(lib, seed, quick, ab=None):
     from torch.nn.attention import SDPBackend, sdpa_kernel
     import torch.nn.functional as F
     dev = "cuda"
@@ -244,7 +244,9 @@ def bench(lib, seed, quick):
         except Exception as e:  # noqa: BLE001 - report and go on without the baseline
             print("cudnn unavailable:", e)
             ref, cudnn = None, None
-        variants = [(0, 0), (0, 1), (1, 0), (1, 1)] if (H, S) == (12, 32760) else [(0, 1), (1, 1)]
+        # the default (1, 1) twice: the spread of one version timed twice
+        variants = ([(0, 0), (0, 1), (1, 0), (1, 1), (1, 1)] if (H, S) == (12, 32760)
+                    else [(0, 1), (1, 1), (1, 1)])
         for pp, per in variants:
             fn = lambda: lib.run(1, dt, q, k, v, o, None, pp=pp, persist=per)
             fn()
@@ -258,9 +260,14 @@ def bench(lib, seed, quick):
             rows.append(dict(shape=(H, S, D), what="sm90 pp=%d per=%d" % (pp, per), ms=ms,
                              tflops=tf(ms), vs_cudnn=(cudnn / ms if cudnn else None),
                              rel_vs_cudnn=rel))
+        if ab is not None:  # the same call through another build (A/B in one process)
+            fn = lambda: ab.run(1, dt, q, k, v, o, None)
+            ms = bench_ms(fn, rep)
+            rows.append(dict(shape=(H, S, D), what="AB pp=1 per=1", ms=ms, tflops=tf(ms),
+                             vs_cudnn=(cudnn / ms if cudnn else None)))
         if (H, S) != (12, 32760) or D != 128:
             continue
-        dense_ms = rows[-1]["ms"]
+        dense_ms = rows[-2 if ab is not None else -1]["ms"]
         # marking on, nothing skipped: the full criterion runs (thr = -30 marks nothing on
         # these inputs; checked below), and thr = -inf
         wm = torch.zeros(geom["words"], dtype=torch.int32, device=dev)
@@ -273,6 +280,12 @@ def bench(lib, seed, quick):
                              ("MASS" if crit == MASS else "PEAK", thr), ms=ms, tflops=tf(ms),
                              overhead=ms / dense_ms - 1,
                              kept_fraction=kept / (full["rows"] * full["Tk"])))
+            if ab is not None and thr > -math.inf:
+                fn = lambda: ab.run(1, dt, q, k, v, o, None, None, wm, thr, crit)
+                ms = bench_ms(fn, rep)
+                rows.append(dict(shape=(H, S, D), what="AB marking %s thr=%g" %
+                                 ("MASS" if crit == MASS else "PEAK", thr), ms=ms,
+                                 tflops=tf(ms)))
         # sparse read masks
         for d in (0.75, 0.5, 0.25):
             rm = random_mask(geom, d, mgen).to(dev)
@@ -302,6 +315,7 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--only", default="", help="comma-separated case names to check")
+    ap.add_argument("--ab", default="", help="another build of the bridge to time beside LIB")
     a = ap.parse_args()
     lib = Lib(a.lib)
     print("device:", torch.cuda.get_device_name(), "seed:", a.seed, flush=True)
@@ -310,7 +324,7 @@ def main():
         fails = check(lib, a.seed, a.quick, [c for c in a.only.split(",") if c])
         print("check: %d failures" % fails, flush=True)
     if a.bench and fails == 0:
-        bench(lib, a.seed + 1, a.quick)
+        bench(lib, a.seed + 1, a.quick, Lib(a.ab) if a.ab else None)
     return 1 if fails else 0
 
 

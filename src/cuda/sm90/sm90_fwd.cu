@@ -245,7 +245,7 @@ __device__ __forceinline__ void la_producer(const la_sm90_params_t &p, uint32_t 
  * Schedule (FA3 Algorithm 2): S(j) = Q K(j)^T is issued together with O += P(j-1) V(j-1); the
  * softmax of S(j) runs while the PV GEMM is in flight; O is rescaled once PV has landed. With PP
  * the two warpgroups take turns issuing their GEMM pair (named barriers LA_NB_PP + cw). */
-template <int D, int F16, int PP>
+template <int D, int F16, int PP, int MARK>
 __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t sbase,
                                             uint32_t *nn, const int *list) {
   using L = la_layout<D>;
@@ -296,13 +296,13 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
     for (int i = 0; i < D / 2; ++i) o[i] = 0.0f;
     float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.0f, l1 = 0.0f;
     const int q0 = it.qt * LA_BM + r0;
-    int first = 1;
+    int nvis = 0;       /* tiles whose softmax is done */
     int kw = -1;        /* mask word the register kbits gathers (marking) */
     uint32_t kbits = 0;
 
     /* Mask, criterion and online softmax of tile j in place (S becomes unnormalised P); returns
      * the factors that rescale O and the row sums. */
-    auto softmax = [&](float (&sc)[64], int j, float &a0, float &a1) {
+    auto softmax = [&](float (&sc)[64], int j, float &a0, float &a1, float &x0, float &x1) {
       /* Partial last key tile: keys >= Sk score -inf (TMA zero-filled them). */
       const int nk = p.Sk - j * LA_BN < LA_BN ? p.Sk - j * LA_BN : LA_BN;
       if (nk < LA_BN) {
@@ -312,7 +312,8 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
           for (int e = 0; e < 2; ++e)
             if (8 * i + cb + e >= nk) sc[4 * i + e] = sc[4 * i + 2 + e] = -INFINITY;
       }
-      float x0 = -INFINITY, x1 = -INFINITY;
+      x0 = -INFINITY;
+      x1 = -INFINITY;
 #pragma unroll
       for (int i = 0; i < 16; ++i) {
         x0 = fmaxf(x0, fmaxf(sc[4 * i], sc[4 * i + 1]));
@@ -321,31 +322,7 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
       x0 = la_quad_max(x0);
       x1 = la_quad_max(x1);
 
-      /* Marking: the criterion against the state before this tile. A thread keeps the tile if
-       * one of its valid rows does; the bits of one mask word gather in a register and are
-       * OR-ed over the warp and into shared memory when the word changes (la_flush). */
-      if (p.wmask) {
-        if ((int)(j >> 5) != kw) {
-          la_flush(kept, kw, kbits, lane);
-          kw = j >> 5;
-          kbits = 0;
-        }
-        int keep = first || it.must_q || (p.nmk && la_must_k(p, j));
-        if (!keep) {
-          float c0 = (x0 - m0) * c, c1 = (x1 - m1) * c;
-          if (p.mass) { /* one lg2 per thread: even lanes take row r0, odd lanes r0 + 8 */
-            const float ln = nk == LA_BN ? 7.0f : __log2f((float)nk);
-            const float lf0 = la_quad_sum(l0), lf1 = la_quad_sum(l1);
-            const float mine = __log2f((lane & 1) ? lf1 : lf0);
-            const float other = __shfl_xor_sync(0xffffffffu, mine, 1);
-            c0 += ln - ((lane & 1) ? other : mine);
-            c1 += ln - ((lane & 1) ? mine : other);
-          }
-          keep = (q0 < p.Sq && !(c0 < p.thr)) || (q0 + 8 < p.Sq && !(c1 < p.thr));
-        }
-        kbits |= (uint32_t)keep << (j & 31);
-      }
-      first = 0;
+      ++nvis;
 
       /* P = 2^(S*c - m*c); O and the row sums scale by 2^((m_old - m)*c). */
       const float mn0 = fmaxf(m0, x0), mn1 = fmaxf(m1, x1);
@@ -367,15 +344,57 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
       l0 = l0 * a0 + ps0;
       l1 = l1 * a1 + ps1;
     };
+    /* Marking of tile j (called after its softmax, while the PV GEMM runs): the criterion
+     * against the state before the tile (x: the tile's row maxima, mo/lo: running max and
+     * partial row sums before it). A thread keeps the tile if one of its valid rows does; the
+     * bits of one mask word gather in a register and are OR-ed over the warp and into shared
+     * memory when the word changes (la_flush). */
+    auto mark = [&](int j, float x0, float x1, float mo0, float mo1, float lo0, float lo1) {
+      const int nk = p.Sk - j * LA_BN < LA_BN ? p.Sk - j * LA_BN : LA_BN;
+      if ((int)(j >> 5) != kw) {
+        la_flush(kept, kw, kbits, lane);
+        kw = j >> 5;
+        kbits = 0;
+      }
+      int keep = nvis == 1 || it.must_q || (p.nmk && la_must_k(p, j));
+      if (!keep) {
+        const int v0 = q0 < p.Sq, v1 = q0 + 8 < p.Sq;
+        float c0 = (x0 - mo0) * c, c1 = (x1 - mo1) * c;
+        if (p.mass) {
+          /* c + log2(n) bounds MASS from above (l >= 1: the running max contributes 1) and
+           * c + log2(n) - log2(keys so far) from below (l <= keys so far). Only when thr
+           * falls between the bounds is log2(l) needed, with one lg2 per thread (even lanes
+           * row r0, odd lanes r0 + 8). */
+          const float ln = nk == LA_BN ? 7.0f : __log2f((float)nk);
+          const float lmax = 7.0f + (float)(32 - __clz(nvis - 1));
+          c0 += ln;
+          c1 += ln;
+          const int open = (v0 && !(c0 < p.thr) && c0 - lmax < p.thr)
+                           || (v1 && !(c1 < p.thr) && c1 - lmax < p.thr);
+          if (__any_sync(0xffffffffu, open)) {
+            const float lf0 = la_quad_sum(lo0), lf1 = la_quad_sum(lo1);
+            const float mine = __log2f((lane & 1) ? lf1 : lf0);
+            const float other = __shfl_xor_sync(0xffffffffu, mine, 1);
+            c0 -= (lane & 1) ? other : mine;
+            c1 -= (lane & 1) ? mine : other;
+          }
+        }
+        keep = (v0 && !(c0 < p.thr)) || (v1 && !(c1 < p.thr));
+      }
+      kbits |= (uint32_t)keep << (j & 31);
+    };
     /* Rescale O, then P as the RS A operand: register 4t+k of k-slice t is the pair
      * (S[8t+2k], S[8t+2k+1]). */
     auto to_p = [&](const float (&sc)[64], uint32_t (&pr)[32], float a0, float a1) {
+      /* Once the running maxima settle, the factors are exactly 1 for the whole warp: skip. */
+      if (!__all_sync(0xffffffffu, a0 == 1.0f && a1 == 1.0f)) {
 #pragma unroll
-      for (int i = 0; i < D / 8; ++i) {
-        o[4 * i] *= a0;
-        o[4 * i + 1] *= a0;
-        o[4 * i + 2] *= a1;
-        o[4 * i + 3] *= a1;
+        for (int i = 0; i < D / 8; ++i) {
+          o[4 * i] *= a0;
+          o[4 * i + 1] *= a0;
+          o[4 * i + 2] *= a1;
+          o[4 * i + 3] *= a1;
+        }
       }
 #pragma unroll
       for (int i = 0; i < 32; ++i) pr[i] = la_pack<F16>(sc[2 * i], sc[2 * i + 1]);
@@ -399,7 +418,9 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
       la_wgmma_wait<0>();
       la_fence_regs(sc);
       if (lt == 0) la_mbar_arrive(bar.empty_k(s));
-      softmax(sc, j, a0, a1);
+      float x0, x1, mo0 = m0, mo1 = m1, lo0 = l0, lo1 = l1;
+      softmax(sc, j, a0, a1, x0, x1);
+      if constexpr (MARK) mark(j, x0, x1, mo0, mo1, lo0, lo1);
       to_p(sc, pr, a0, a1);
       uint32_t vs = s, vph = ph; /* stage of the V that P(j) multiplies */
 
@@ -420,7 +441,9 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
         la_wgmma_wait<1>();
         la_fence_regs(sc);
         if (lt == 0) la_mbar_arrive(bar.empty_k(s));
-        softmax(sc, j, a0, a1);
+        mo0 = m0, mo1 = m1, lo0 = l0, lo1 = l1;
+        softmax(sc, j, a0, a1, x0, x1);
+        if constexpr (MARK) mark(j, x0, x1, mo0, mo1, lo0, lo1);
         la_wgmma_wait<0>();
         la_fence_regs(o);
         la_fence_regs(pr);
@@ -471,7 +494,7 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
       if (q0 + 8 < p.Sq) lrow[q0 + 8] = l1 > 0.0f ? m1 * p.scale + logf(l1) : -INFINITY;
     }
     /* One owner per row writes the write-mask row (unvisited and padding bits are 0). */
-    if (p.wmask) {
+    if constexpr (MARK) {
       la_flush(kept, kw, kbits, lane);
       la_bar_sync(LA_NB_MARK, 256);
       for (int w = tid; w < p.W; w += 256) {
@@ -482,7 +505,7 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
   }
 }
 
-template <int D, int F16, int PP>
+template <int D, int F16, int PP, int MARK>
 __global__ void __launch_bounds__(LA_THREADS, 1)
     la_sm90_kernel(const __grid_constant__ la_sm90_params_t p) {
   using L = la_layout<D>;
@@ -511,7 +534,7 @@ __global__ void __launch_bounds__(LA_THREADS, 1)
     if (threadIdx.x == 0) la_producer<D>(p, sbase, list);
   } else {
     la_setmaxnreg_inc<240>();
-    la_consumer<D, F16, PP>(p, sbase, nn, list);
+    la_consumer<D, F16, PP, MARK>(p, sbase, nn, list);
   }
 }
 
@@ -625,15 +648,15 @@ extern "C" liteattn_status_t la_sm90_check(const la_plan_t *p) {
   return LITEATTN_OK;
 }
 
-template <int D, int F16, int PP>
+template <int D, int F16, int PP, int MARK>
 static liteattn_status_t la_launch(const la_sm90_params_t &prm, int grid, cudaStream_t stream) {
   using L = la_layout<D>;
-  cudaError_t e = cudaFuncSetAttribute(la_sm90_kernel<D, F16, PP>,
+  cudaError_t e = cudaFuncSetAttribute(la_sm90_kernel<D, F16, PP, MARK>,
                                        cudaFuncAttributeMaxDynamicSharedMemorySize, L::ALLOC);
   if (e != cudaSuccess)
     return la_error(LITEATTN_ERR_CUDA, "sm90: allowing %d bytes of shared memory: %s", L::ALLOC,
                     cudaGetErrorString(e));
-  la_sm90_kernel<D, F16, PP><<<grid, LA_THREADS, L::ALLOC, stream>>>(prm);
+  la_sm90_kernel<D, F16, PP, MARK><<<grid, LA_THREADS, L::ALLOC, stream>>>(prm);
   e = cudaGetLastError();
   if (e != cudaSuccess)
     return la_error(LITEATTN_ERR_CUDA, "sm90: kernel launch (grid %d, D=%d): %s", grid, D,
@@ -641,11 +664,16 @@ static liteattn_status_t la_launch(const la_sm90_params_t &prm, int grid, cudaSt
   return LITEATTN_OK;
 }
 
+/* Run-time flags to template arguments: pingpong, marking (write mask given). */
 template <int D, int F16>
 static liteattn_status_t la_launch_pp(const la_sm90_params_t &prm, int grid, cudaStream_t stream,
                                       int pingpong) {
-  return pingpong ? la_launch<D, F16, 1>(prm, grid, stream)
-                  : la_launch<D, F16, 0>(prm, grid, stream);
+  const int mark = prm.wmask != NULL;
+  if (pingpong)
+    return mark ? la_launch<D, F16, 1, 1>(prm, grid, stream)
+                : la_launch<D, F16, 1, 0>(prm, grid, stream);
+  return mark ? la_launch<D, F16, 0, 1>(prm, grid, stream)
+              : la_launch<D, F16, 0, 0>(prm, grid, stream);
 }
 
 extern "C" liteattn_status_t la_sm90_fwd_variant(const la_plan_t *p, liteattn_stream_t stream,
