@@ -5,8 +5,9 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= 2
 CMAKE_ARGS ?=
 PYTHON     ?= python3
+PY_ENV     ?= build-pyenv
 
-.PHONY: all build run test test-c test-asan test-python test-gpu deps deps-python install clean
+.PHONY: all build run test test-c test-asan test-python test-gpu deps install clean
 
 all: build
 
@@ -44,7 +45,15 @@ test-gpu: build
 	  ctest --test-dir $(BUILD) -L gpu --output-on-failure; \
 	else echo "test-gpu: no GPU on this machine; GPU tests run through scripts/gpu_check.sh"; fi
 
-test: test-gpu test-c test-asan
+# Python layer: a venv with torch/diffusers from PyPI (large: ~5.5 GB, 2.5-5 min here), then the
+# CPU pytest suite against the library built above. CUDA-side Python tests: scripts/gpu_check.sh.
+test-python: build
+	test -x $(PY_ENV)/bin/python || $(PYTHON) -m venv $(PY_ENV)
+	$(PY_ENV)/bin/pip install -q -r python/requirements-test.txt
+	LITEATTN_LIBRARY=$(abspath $(BUILD))/libliteattn.so $(PY_ENV)/bin/pip install -q ./python
+	$(PY_ENV)/bin/python -m pytest -q python/tests
+
+test: test-gpu test-c test-asan test-python
 
 install: build
 	cmake --install $(BUILD)
