@@ -1,0 +1,246 @@
+"""Rectified-flow training of the testbed DiT, in resumable chunks of wall-clock time.
+
+    python3 testbed/train.py --run testbed/runs/main --minutes 8.5 [--export $OUT]
+
+A chunk loads the run's state if there is one, trains until --minutes is nearly spent (it stops
+early enough to save), then writes into the run directory:
+  ckpt.pt          full state (fp32 weights, EMA, AdamW moments, step): resumes exactly;
+  weights.pt       bf16 weights, weights_ema.pt bf16 EMA weights (the file to ship);
+  loss.csv / loss.png  the loss curve; meta.json  step, samples seen and compute spent.
+--export DIR copies every file but ckpt.pt (each < 16 MB) to DIR, so a fresh machine can go on
+from weights.pt + weights_ema.pt + meta.json (the optimizer moments restart with a short warm-up).
+
+Objective: x_t = (1 - t) x0 + t eps with t ~ logit-normal(0, 1); the model predicts eps - x0.
+Clip i of the stream is procedural clip i (seeded), so batch k is clips [k B, (k + 1) B): resuming
+needs only the step count. Labels are dropped to the null class with probability --drop."""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import shutil
+import sys
+import time
+from pathlib import Path
+
+T_START = time.time()
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+
+from testbed.common import pick_device, write_json  # noqa: E402
+from testbed.data import make_batch  # noqa: E402
+from testbed.model import (CONFIGS, DiTConfig, VideoDiT, load_weights, param_count,  # noqa: E402
+                           save_weights)
+from testbed.plot import plot  # noqa: E402
+
+CSV_FIELDS = ["step", "samples", "loss", "lr", "chunk", "chunk_s", "device_s"]
+
+
+def hashed_uniform(seed: int, step: int, n: int, device) -> torch.Tensor:
+    g = torch.Generator(device="cpu").manual_seed(seed * 1_000_003 + step)
+    return torch.rand(n, generator=g).to(device)
+
+
+def training_batch(cfg, step: int, batch: int, seed: int, drop: float, device):
+    """(x0, labels with drops, t, noise) of step `step`: the same on every resume."""
+    x0, y = make_batch(range(step * batch, (step + 1) * batch), seed, cfg.frames, cfg.size,
+                       device)
+    y = torch.where(hashed_uniform(seed + 1, step, batch, device) < drop,
+                    torch.full_like(y, cfg.num_classes), y)
+    g = torch.Generator(device="cpu").manual_seed(seed * 7_000_003 + step)
+    t = torch.sigmoid(torch.randn(batch, generator=g)).to(device)
+    noise = torch.randn(x0.shape, generator=g).to(device)
+    return x0, y, t, noise
+
+
+def flow_loss(model, x0, y, t, noise):
+    tt = t.view(-1, 1, 1, 1, 1)
+    xt = (1 - tt) * x0 + tt * noise
+    pred = model(xt, t, y)
+    return torch.mean((pred.float() - (noise - x0)) ** 2)
+
+
+def lr_at(step: int, base: float, warmup: int, warm_from: int) -> float:
+    return base * min(1.0, (step - warm_from + 1) / max(1, warmup))
+
+
+def read_csv(path: Path):
+    if not path.exists():
+        return []
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def write_loss_png(run: Path) -> None:
+    rows = read_csv(run / "loss.csv")
+    if rows:
+        plot(run / "loss.png", {"loss": ([float(r["step"]) for r in rows],
+                                         [float(r["loss"]) for r in rows])},
+             title="rectified-flow training loss", xlabel="step", ylabel="loss", logy=True)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--run", default="testbed/runs/main", help="run directory (state, logs)")
+    ap.add_argument("--config", default="default", choices=sorted(CONFIGS))
+    ap.add_argument("--minutes", type=float, default=8.5, help="wall-clock budget of this chunk")
+    ap.add_argument("--max-steps", type=int, default=0, help="stop at this total step (0: none)")
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--lr", type=float, default=3e-4)
+    ap.add_argument("--warmup", type=int, default=300)
+    ap.add_argument("--rewarm", type=int, default=100,
+                    help="warm-up steps after resuming without optimizer moments")
+    ap.add_argument("--ema", type=float, default=0.999)
+    ap.add_argument("--drop", type=float, default=0.1, help="null-class probability (CFG)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--compile", choices=("auto", "on", "off"), default="auto",
+                    help="torch.compile the model (auto: on CUDA); falls back to eager on error")
+    ap.add_argument("--log-every", type=int, default=25)
+    ap.add_argument("--save-margin", type=float, default=25.0, help="seconds kept for saving")
+    ap.add_argument("--export", default=None, help="copy the small outputs here (e.g. $OUT)")
+    a = ap.parse_args(argv)
+
+    dev = pick_device(a.device)
+    run = Path(a.run)
+    run.mkdir(parents=True, exist_ok=True)
+    torch.backends.cuda.matmul.allow_tf32 = True
+    meta = json.loads((run / "meta.json").read_text()) if (run / "meta.json").exists() else {}
+    ckpt_path = run / "ckpt.pt"
+    warm_from = 0
+    if ckpt_path.exists():
+        ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        model = VideoDiT(DiTConfig(**ck["config"]))
+        model.load_state_dict(ck["model"])
+        ema = VideoDiT(model.cfg)
+        ema.load_state_dict(ck["ema"])
+        step, how = ck["step"], "full checkpoint"
+        opt_state, warm_from = ck["opt"], ck.get("warm_from", 0)
+    elif (run / "weights.pt").exists():
+        model = load_weights(run / "weights.pt")
+        ema = load_weights(run / "weights_ema.pt")
+        step, how, opt_state = int(meta["step"]), "bf16 weights (optimizer restarts)", None
+        warm_from = step
+    else:
+        model = VideoDiT(CONFIGS[a.config])
+        ema = VideoDiT(model.cfg)
+        ema.load_state_dict(model.state_dict())
+        step, how, opt_state = 0, "new run", None
+    model.to(dev).train()
+    ema.to(dev).eval().requires_grad_(False)
+    opt = torch.optim.AdamW(model.parameters(), lr=a.lr, betas=(0.9, 0.99), weight_decay=0.0)
+    if opt_state is not None:
+        opt.load_state_dict(opt_state)
+    warmup = a.warmup if warm_from == 0 else a.rewarm
+    cfg = model.cfg
+    chunk = len(meta.get("chunks", [])) + 1
+    print(f"[train] {how}: step {step}, config {a.config} ({param_count(model) / 1e6:.2f}M "
+          f"params, {cfg.tokens} tokens/clip), device {dev}"
+          + (f" ({torch.cuda.get_device_name(dev)})" if dev.type == "cuda" else ""), flush=True)
+
+    fwd = model
+    use_compile = a.compile == "on" or (a.compile == "auto" and dev.type == "cuda")
+    if use_compile:
+        fwd = torch.compile(model)
+    amp = torch.autocast("cuda", dtype=torch.bfloat16) if dev.type == "cuda" else \
+        torch.autocast("cpu", enabled=False)
+    budget = a.minutes * 60.0
+    csv_path = run / "loss.csv"
+    new_csv = not csv_path.exists()
+    fcsv = open(csv_path, "a", newline="")
+    writer = csv.DictWriter(fcsv, fieldnames=CSV_FIELDS)
+    if new_csv:
+        writer.writeheader()
+    t_loop = time.time()
+    step_times, losses, steps_done = [], [], 0
+    device_s0 = float(meta.get("device_seconds", 0.0))
+    while True:
+        if a.max_steps and step >= a.max_steps:
+            break
+        elapsed = time.time() - T_START
+        est = (sum(step_times[-20:]) / len(step_times[-20:])) if step_times else 0.0
+        if elapsed + 2 * est + a.save_margin > budget:
+            break
+        t0 = time.time()
+        lr = lr_at(step, a.lr, warmup, warm_from)
+        for gr in opt.param_groups:
+            gr["lr"] = lr
+        x0, y, t, noise = training_batch(cfg, step, a.batch, a.seed, a.drop, dev)
+        try:
+            with amp:
+                loss = flow_loss(fwd, x0, y, t, noise)
+        except Exception as e:  # a compile failure must not cost the chunk
+            if fwd is model:
+                raise
+            print(f"[train] torch.compile failed ({type(e).__name__}: {e}); running eager",
+                  flush=True)
+            fwd = model
+            with amp:
+                loss = flow_loss(fwd, x0, y, t, noise)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        decay = min(a.ema, (1 + step) / (10 + step))
+        with torch.no_grad():
+            for pe, pm in zip(ema.parameters(), model.parameters()):
+                pe.lerp_(pm, 1 - decay)
+        step += 1
+        steps_done += 1
+        losses.append(loss.detach())
+        if step % a.log_every == 0 or steps_done == 1:
+            mean = float(torch.stack(losses).mean())
+            losses.clear()
+            now = time.time()
+            writer.writerow({"step": step, "samples": step * a.batch, "loss": f"{mean:.6f}",
+                             "lr": f"{lr:.3e}", "chunk": chunk,
+                             "chunk_s": f"{now - T_START:.1f}",
+                             "device_s": f"{device_s0 + now - T_START:.1f}"})
+            fcsv.flush()
+            print(f"[train] step {step} loss {mean:.4f} lr {lr:.2e} "
+                  f"{(now - t_loop) / steps_done:.3f} s/step", flush=True)
+        if dev.type == "cuda" and steps_done <= 3:
+            torch.cuda.synchronize()  # the first steps (compile) would skew the estimate
+        step_times.append(time.time() - t0)
+    if losses:
+        writer.writerow({"step": step, "samples": step * a.batch,
+                         "loss": f"{float(torch.stack(losses).mean()):.6f}", "lr": f"{lr:.3e}",
+                         "chunk": chunk, "chunk_s": f"{time.time() - T_START:.1f}",
+                         "device_s": f"{device_s0 + time.time() - T_START:.1f}"})
+    fcsv.close()
+
+    torch.save({"config": model.config_dict(), "model": model.state_dict(),
+                "ema": ema.state_dict(), "opt": opt.state_dict(), "step": step,
+                "warm_from": warm_from}, ckpt_path)
+    save_weights(model, run / "weights.pt")
+    save_weights(ema, run / "weights_ema.pt", extra={"step": step, "ema": a.ema})
+    write_loss_png(run)
+    chunk_s = time.time() - T_START
+    chunks = meta.get("chunks", []) + [{
+        "chunk": chunk, "steps": steps_done, "end_step": step, "seconds": round(chunk_s, 1),
+        "loop_seconds": round(time.time() - t_loop, 1), "batch": a.batch,
+        "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
+        "compiled": fwd is not model, "resumed_from": how}]
+    meta = {"config": a.config, "model": model.config_dict(), "params": param_count(model),
+            "step": step, "samples": step * a.batch, "seed": a.seed,
+            "device_seconds": round(device_s0 + chunk_s, 1),
+            "note": "device_seconds: wall time of the training processes on one GPU "
+                    "(start-up and saving included)", "chunks": chunks,
+            "last_loss": float(read_csv(csv_path)[-1]["loss"]) if read_csv(csv_path) else None}
+    write_json(run / "meta.json", meta)
+    if a.export:
+        out = Path(a.export)
+        out.mkdir(parents=True, exist_ok=True)
+        for name in ("weights.pt", "weights_ema.pt", "loss.csv", "loss.png", "meta.json"):
+            if (run / name).exists():
+                shutil.copy2(run / name, out / name)
+    print(f"[train] chunk {chunk} done: {steps_done} steps in {chunk_s:.0f} s, total step {step}"
+          f" ({step * a.batch} samples, {meta['device_seconds']:.0f} device-s), last loss "
+          f"{meta['last_loss']}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
