@@ -109,6 +109,7 @@ class LiteAttention(nn.Module):
             return float(t[min(call, len(t) - 1)])
         return float(t)
 
+    @torch.compiler.disable  # host-side ctypes state: run eagerly, never traced
     def _branch(self, q, k, branch: str) -> _Branch:
         B, Sq, Hq, D = dims(q, self.layout)
         Sk = dims(k, self.layout)[1]
@@ -141,12 +142,23 @@ class LiteAttention(nn.Module):
         if q.dim() != 4 or k.dim() != 4:
             raise _lib.LiteAttnError(f"q {tuple(q.shape)} and k {tuple(k.shape)} must be 4-d "
                                      f"({self.layout})", argument="q")
+        b, read, write, thr, call = self._begin(q, k, branch, threshold)
+        o, lse = self.run_op(q, k, v, b, read, write, thr, must_do_k, must_do_q, return_lse)
+        self._end(b, read, call, thr)
+        return (o, lse) if return_lse else o
+
+    @torch.compiler.disable  # host-side ctypes state: run eagerly, never traced
+    def _begin(self, q, k, branch: str, threshold: Optional[float]):
+        """State bookkeeping before the op: (branch, read half, write half, threshold, call)."""
         b, read, write = self.prepare(q, k, branch)
         thr = self.threshold_at(b.c.calls) if threshold is None else float(threshold)
         if not self.enabled:
             read = write = None
-        o, lse = self.run_op(q, k, v, b, read, write, thr, must_do_k, must_do_q, return_lse)
-        call = b.c.calls
+        return b, read, write, thr, b.c.calls
+
+    @torch.compiler.disable  # host-side ctypes state: run eagerly, never traced
+    def _end(self, b: _Branch, read: Optional[int], call: int, thr: float) -> None:
+        """State bookkeeping after the op: flip the ping-pong, record statistics."""
         if self.enabled:
             self.advance(b)
         b.last_read, b.last_call = read, call
@@ -154,8 +166,8 @@ class LiteAttention(nn.Module):
             total, per_head = self._density_of(b, read)
             b.history.append({"call": call, "threshold": thr, "density": total,
                               "per_head": per_head})
-        return (o, lse) if return_lse else o
 
+    @torch.compiler.disable  # host-side ctypes state: run eagerly, never traced
     def prepare(self, q: torch.Tensor, k: torch.Tensor,
                 branch: str) -> Tuple[_Branch, Optional[int], Optional[int]]:
         """The branch state (made or re-made for these shapes) and which mask halves its next
@@ -171,6 +183,7 @@ class LiteAttention(nn.Module):
         return (b, b.half_of(ctypes.cast(a.read_mask, ctypes.c_void_p).value),
                 b.half_of(ctypes.cast(a.write_mask, ctypes.c_void_p).value))
 
+    @torch.compiler.disable  # host-side ctypes state: run eagerly, never traced
     def advance(self, b: _Branch) -> None:
         _lib.check(_lib.lib().liteattn_state_advance(ctypes.byref(b.c)), "liteattn_state_advance")
 
@@ -189,6 +202,7 @@ class LiteAttention(nn.Module):
     def _host_mask(self, b: _Branch, half: int) -> np.ndarray:
         return b.half(half).detach().cpu().numpy().view(np.uint32)
 
+    @torch.compiler.disable  # host-side ctypes state: run eagerly, never traced
     def _density_of(self, b: _Branch, half: Optional[int]) -> Tuple[float, np.ndarray]:
         if half is None:
             return 1.0, np.ones(b.batch * b.heads, dtype=np.float32)
