@@ -4,7 +4,9 @@
 # bench and the torch baselines in one Python process), writing logs, a table and JSON under $OUT.
 #
 # Usage: OUT=/some/dir scripts/gpu_check.sh [quick] [steps...]
-#   steps: build test sanitize bench torch (default: all). `quick` shortens the benchmarks.
+#   steps: build test sanitize bench torch python (default: all). `quick` shortens the benchmarks.
+#   `python` runs the Python layer's CUDA tests (python/tests_gpu); diffusers is not on the GPU
+#   image: carry .whl (see python/README.md) and it is installed into /tmp/site first.
 #   Env: BUILD (default build-gpu), ARCH (default: the GPU's compute capability, e.g. 90).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +18,7 @@ STEPS=""
 for a in "$@"; do
   if [ "$a" = quick ]; then QUICK=1; else STEPS="$STEPS $a"; fi
 done
-STEPS=${STEPS:-" build test sanitize bench torch"}
+STEPS=${STEPS:-" build test sanitize bench torch python"}
 has() { case " $STEPS " in *" $1 "*) return 0 ;; esac; return 1; }
 status=0
 step() { echo; echo "=== $* ($(date -u +%H:%M:%S))"; }
@@ -76,6 +78,17 @@ if has torch; then
   PYTHONUNBUFFERED=1 python3 bench/gpu/torch_baselines.py --lib "$BUILD/libliteattn.so" \
     ${QUICK:+--quick} --json "$OUT/baselines.jsonl" --table "$OUT/table.md" 2>&1 |
     tee "$OUT/baselines.txt" || status=1
+fi
+if has python; then
+  step "Python layer CUDA tests: pytest python/tests_gpu"
+  if ls .whl/*.whl >/dev/null 2>&1; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+      --target /tmp/site .whl/*.whl || status=1
+  fi
+  LITEATTN_LIBRARY="$PWD/$BUILD/libliteattn.so" PYTHONPATH="$PWD/python:/tmp/site" \
+    PYTHONUNBUFFERED=1 timeout 400 python3 -m pytest -q python/tests_gpu >"$OUT/pytest_gpu.log" 2>&1 ||
+    status=1
+  tail -3 "$OUT/pytest_gpu.log"
 fi
 step "done: status $status"
 exit $status
