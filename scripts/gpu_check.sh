@@ -7,7 +7,7 @@
 #   steps: build test sanitize bench torch python (default: all). `quick` shortens the benchmarks.
 #   `python` runs the Python layer's CUDA tests (python/tests_gpu); diffusers is not on the GPU
 #   image: carry .whl (see python/README.md) and it is installed into /tmp/site first.
-#   Env: BUILD (default build-gpu), ARCH (default: the GPU's compute capability, e.g. 90).
+#   Env: BUILD (default build-gpu), BACKEND (torch step: portable or sm90), ARCH (default: the GPU's compute capability, e.g. 90).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-out/gpu_check}
@@ -76,7 +76,7 @@ fi
 if has torch; then
   step "torch baselines + liteattn in one process"
   PYTHONUNBUFFERED=1 python3 bench/gpu/torch_baselines.py --lib "$BUILD/libliteattn.so" \
-    ${QUICK:+--quick} --json "$OUT/baselines.jsonl" --table "$OUT/table.md" 2>&1 |
+    ${QUICK:+--quick} ${BACKEND:+--backend $BACKEND} --json "$OUT/baselines.jsonl" --table "$OUT/table.md" 2>&1 |
     tee "$OUT/baselines.txt" || status=1
 fi
 if has python; then

@@ -41,6 +41,7 @@ class FwdArgs(ctypes.Structure):
 
 
 BACKEND_CUDA_PORTABLE = 3
+BACKENDS = {"portable": BACKEND_CUDA_PORTABLE, "sm90": 4}
 DTYPE_BF16 = 0
 
 
@@ -111,6 +112,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--lib", required=True)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--backend", choices=sorted(BACKENDS), default="portable",
+                    help="which liteattn CUDA kernel the 'liteattn' rows time")
     ap.add_argument("--json", default="baselines.jsonl")
     ap.add_argument("--table", default="table.md")
     args = ap.parse_args()
@@ -122,7 +125,7 @@ def main():
 
     def ours(o, blocks_words=None):
         a = lib.liteattn_fwd_args_init_value()
-        a.backend = BACKEND_CUDA_PORTABLE
+        a.backend = BACKENDS[args.backend]
 
         def run(q, k, v):
             a.q, a.k, a.v, a.o = la_tensor(q), la_tensor(k), la_tensor(v), la_tensor(o)
@@ -145,7 +148,7 @@ def main():
         of = F.scaled_dot_product_attention(q, k, v)
     torch.cuda.synchronize()
     rel = lambda x: ((x.float() - ref).norm() / ref.norm()).item()
-    print(f"{dev}: check vs fp32 (B=1 H=4 S=1000 D=128): liteattn rel err {rel(o):.2e}, "
+    print(f"{dev} [{args.backend}]: check vs fp32 (B=1 H=4 S=1000 D=128): liteattn rel err {rel(o):.2e}, "
           f"flash {rel(of):.2e}")
     if not rel(o) < 2e-2:
         sys.exit("liteattn disagrees with fp32 attention; not timing")
@@ -197,7 +200,8 @@ def main():
     jf.close()
 
     # ---- table: each implementation per shape and density, speed-up of liteattn over others ----
-    lines = [f"GPU: {dev}; torch {torch.__version__}, cuDNN {torch.backends.cudnn.version()}",
+    lines = [f"GPU: {dev}; torch {torch.__version__}, cuDNN {torch.backends.cudnn.version()}; "
+             f"liteattn kernel: {args.backend}",
              "", "| shape | impl | density | ms | dense-eq TFLOP/s | computed TFLOP/s | liteattn speed-up |",
              "|---|---|---|---|---|---|---|"]
     for r in rows:
