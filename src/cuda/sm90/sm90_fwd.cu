@@ -383,10 +383,11 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
       }
       kbits |= (uint32_t)keep << (j & 31);
     };
-    /* Rescale O, then P as the RS A operand: register 4t+k of k-slice t is the pair
-     * (S[8t+2k], S[8t+2k+1]). */
-    auto to_p = [&](const float (&sc)[64], uint32_t (&pr)[32], float a0, float a1) {
-      /* Once the running maxima settle, the factors are exactly 1 for the whole warp: skip. */
+    /* O *= the factors of the tile whose P the next PV multiplies (FA3's RescaleOBeforeGemm):
+     * called after that PV's operands are final and before it is issued, so nothing after the
+     * wait for the previous PV reads O. Once the running maxima settle, the factors are exactly 1
+     * for the whole warp: skip. */
+    auto rescale_o = [&](float a0, float a1) {
       if (!__all_sync(0xffffffffu, a0 == 1.0f && a1 == 1.0f)) {
 #pragma unroll
         for (int i = 0; i < D / 8; ++i) {
@@ -396,6 +397,9 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
           o[4 * i + 3] *= a1;
         }
       }
+    };
+    /* P as the RS A operand: register 4t+k of k-slice t is the pair (S[8t+2k], S[8t+2k+1]). */
+    auto to_p = [&](const float (&sc)[64], uint32_t (&pr)[32]) {
 #pragma unroll
       for (int i = 0; i < 32; ++i) pr[i] = la_pack<F16>(sc[2 * i], sc[2 * i + 1]);
     };
@@ -421,14 +425,17 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
       float x0, x1, mo0 = m0, mo1 = m1, lo0 = l0, lo1 = l1;
       softmax(sc, j, a0, a1, x0, x1);
       if constexpr (MARK) mark(j, x0, x1, mo0, mo1, lo0, lo1);
-      to_p(sc, pr, a0, a1);
+      to_p(sc, pr);
+      a0 = a1 = 1.0f;            /* O is still 0: nothing to rescale before the first PV */
       uint32_t vs = s, vph = ph; /* stage of the V that P(j) multiplies */
 
-      /* Steady state: issue S(j) and O += P(j-1) V(j-1); softmax S(j) under the PV GEMM. */
+      /* Steady state: issue S(j) and O += P(j-1) V(j-1); softmax S(j) under the PV GEMM. O is
+       * rescaled for P(j-1) before the issue, so after wait_group 0 only P(j) is written. */
       for (j = la_visit_next(p, it); j >= 0; j = la_visit_next(p, it)) {
         s = kcount % L::STAGES;
         ph = (kcount / L::STAGES) & 1u;
         ++kcount;
+        rescale_o(a0, a1);
         la_mbar_wait(bar.full_k(s), ph);
         la_mbar_wait(bar.full_v(vs), vph);
         if (PP) la_bar_sync(LA_NB_PP + cw, 256);
@@ -444,17 +451,18 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
         mo0 = m0, mo1 = m1, lo0 = l0, lo1 = l1;
         softmax(sc, j, a0, a1, x0, x1);
         if constexpr (MARK) mark(j, x0, x1, mo0, mo1, lo0, lo1);
-        la_wgmma_wait<0>();
+        la_wgmma_wait0_after(l0 + l1);
         la_fence_regs(o);
         la_fence_regs(pr);
         if (lt == 0) la_mbar_arrive(bar.empty_v(vs));
-        to_p(sc, pr, a0, a1);
+        to_p(sc, pr);
         vs = s;
         vph = ph;
       }
       /* Every Q K^T of the item is done: the producer may load the next Q now. */
       if (lt == 0) la_mbar_arrive(bar.empty_q());
       /* Tail: the last PV. */
+      rescale_o(a0, a1);
       la_mbar_wait(bar.full_v(vs), vph);
       if (PP) la_bar_sync(LA_NB_PP + cw, 256);
       la_fence_regs(o);
