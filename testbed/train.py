@@ -49,9 +49,9 @@ def training_batch(cfg, step: int, batch: int, seed: int, drop: float, device):
                        device)
     y = torch.where(hashed_uniform(seed + 1, step, batch, device) < drop,
                     torch.full_like(y, cfg.num_classes), y)
-    g = torch.Generator(device="cpu").manual_seed(seed * 7_000_003 + step)
-    t = torch.sigmoid(torch.randn(batch, generator=g)).to(device)
-    noise = torch.randn(x0.shape, generator=g).to(device)
+    g = torch.Generator(device=device).manual_seed(seed * 7_000_003 + step)  # on the device:
+    t = torch.sigmoid(torch.randn(batch, generator=g, device=device))     # resumes exactly on
+    noise = torch.randn(x0.shape, generator=g, device=device)             # the same kind
     return x0, y, t, noise
 
 
@@ -81,7 +81,9 @@ def write_loss_png(run: Path) -> None:
              title="rectified-flow training loss", xlabel="step", ylabel="loss", logy=True)
 
 
-def main(argv=None) -> int:
+def main(argv=None, started: float = 0.0) -> int:
+    """`started`: when the chunk's clock starts (the process start from the command line)."""
+    started = started or time.time()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", default="testbed/runs/main", help="run directory (state, logs)")
     ap.add_argument("--config", default="default", choices=sorted(CONFIGS))
@@ -124,6 +126,7 @@ def main(argv=None) -> int:
         step, how, opt_state = int(meta["step"]), "bf16 weights (optimizer restarts)", None
         warm_from = step
     else:
+        torch.manual_seed(a.seed)
         model = VideoDiT(CONFIGS[a.config])
         ema = VideoDiT(model.cfg)
         ema.load_state_dict(model.state_dict())
@@ -159,7 +162,7 @@ def main(argv=None) -> int:
     while True:
         if a.max_steps and step >= a.max_steps:
             break
-        elapsed = time.time() - T_START
+        elapsed = time.time() - started
         est = (sum(step_times[-20:]) / len(step_times[-20:])) if step_times else 0.0
         if elapsed + 2 * est + a.save_margin > budget:
             break
@@ -196,8 +199,8 @@ def main(argv=None) -> int:
             now = time.time()
             writer.writerow({"step": step, "samples": step * a.batch, "loss": f"{mean:.6f}",
                              "lr": f"{lr:.3e}", "chunk": chunk,
-                             "chunk_s": f"{now - T_START:.1f}",
-                             "device_s": f"{device_s0 + now - T_START:.1f}"})
+                             "chunk_s": f"{now - started:.1f}",
+                             "device_s": f"{device_s0 + now - started:.1f}"})
             fcsv.flush()
             print(f"[train] step {step} loss {mean:.4f} lr {lr:.2e} "
                   f"{(now - t_loop) / steps_done:.3f} s/step", flush=True)
@@ -207,8 +210,8 @@ def main(argv=None) -> int:
     if losses:
         writer.writerow({"step": step, "samples": step * a.batch,
                          "loss": f"{float(torch.stack(losses).mean()):.6f}", "lr": f"{lr:.3e}",
-                         "chunk": chunk, "chunk_s": f"{time.time() - T_START:.1f}",
-                         "device_s": f"{device_s0 + time.time() - T_START:.1f}"})
+                         "chunk": chunk, "chunk_s": f"{time.time() - started:.1f}",
+                         "device_s": f"{device_s0 + time.time() - started:.1f}"})
     fcsv.close()
 
     torch.save({"config": model.config_dict(), "model": model.state_dict(),
@@ -217,7 +220,7 @@ def main(argv=None) -> int:
     save_weights(model, run / "weights.pt")
     save_weights(ema, run / "weights_ema.pt", extra={"step": step, "ema": a.ema})
     write_loss_png(run)
-    chunk_s = time.time() - T_START
+    chunk_s = time.time() - started
     chunks = meta.get("chunks", []) + [{
         "chunk": chunk, "steps": steps_done, "end_step": step, "seconds": round(chunk_s, 1),
         "loop_seconds": round(time.time() - t_loop, 1), "batch": a.batch,
@@ -243,4 +246,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(started=T_START))
