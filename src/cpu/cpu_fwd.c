@@ -45,11 +45,14 @@ static inline void la_store(void *base, int64_t i, liteattn_dtype_t t, float x) 
   ((float *)base)[i] = x;
 }
 
-/* Layout. Scores and probabilities are kept transposed, st[c*BMr + r] for key c and query r,
- * with the queries transposed to match (qt[d*BMr + r]), so that everything done per query row
+/* Layout. Scores and probabilities are kept transposed, st[c*ldq + r] for key c and query r,
+ * with the queries transposed to match (qt[d*ldq + r]), so that everything done per query row
  * (row max, exp, row sum) runs down columns: query rows in the SIMD lanes, no horizontal
- * reductions. K and V stay row-major. BMr is BM rounded up to LA_RB; rows nq..nr-1 of a short
- * last q-tile are zero queries, computed and never stored.
+ * reductions. K and V stay row-major, rows ldkv apart. Row strides: ldq = BM rounded up to LA_RB,
+ * ldkv = D, each plus 16 floats (64 bytes), so that successive rows of these power-of-two sized
+ * arrays do not fall into the same few L1 sets (with ldq = 128 floats, a kernel's 32-column
+ * slice of qt used only 16 of the 64 sets and was evicted before its reuse). Rows nq..nr-1 of a
+ * short last q-tile are zero queries, computed and never stored.
  *
  * Register blocking: both matmuls keep an LA_RB x (up to LA_CB) block of fp32 accumulators in
  * registers (8 x 32 = 16 zmm with AVX-512) across the whole reduction, so each step is 2 vector
@@ -62,48 +65,49 @@ static inline void la_store(void *base, int64_t i, liteattn_dtype_t t, float x) 
 /* The widest block width in {32, 16, 8} that fits in n (n >= 8 and a multiple of 8). */
 static inline int la_width(int n) { return n >= 32 ? 32 : n >= 16 ? 16 : 8; }
 
-/* st[(c0+i)*BMr + r0 + r] = sum_d k[(c0+i)*D + d] * qt[d*BMr + r0 + r], i < LA_RB, r < C. */
+/* st[(c0+i)*ldq + r0 + r] = sum_d k[(c0+i)*D + d] * qt[d*ldq + r0 + r], i < LA_RB, r < C. */
 LA_INLINE void la_qk_block(const float *restrict qt, const float *restrict k, float *restrict st,
-                           int D, int BMr, int c0, int r0, const int C) {
+                           int D, int ldq, int ldkv, int c0, int r0,
+                           const int C) {
   float a[LA_RB][LA_CB] = {{0}};
   for (int d = 0; d < D; ++d) {
-    const float *restrict qd = qt + (int64_t)d * BMr + r0;
+    const float *restrict qd = qt + (int64_t)d * ldq + r0;
     for (int i = 0; i < LA_RB; ++i) {
-      const float kd = k[(int64_t)(c0 + i) * D + d];
+      const float kd = k[(int64_t)(c0 + i) * ldkv + d];
       for (int r = 0; r < C; ++r) a[i][r] += kd * qd[r];
     }
   }
   for (int i = 0; i < LA_RB; ++i)
-    for (int r = 0; r < C; ++r) st[(int64_t)(c0 + i) * BMr + r0 + r] = a[i][r];
+    for (int r = 0; r < C; ++r) st[(int64_t)(c0 + i) * ldq + r0 + r] = a[i][r];
 }
 
 /* Scores st = k qt for keys c < nkr (nk rounded up to LA_RB; k's padding keys are zero) and
  * query rows r < nr. */
 LA_CLONES static void la_qk(const float *restrict qt, const float *restrict k, float *restrict st,
-                            int nr, int nkr, int D, int BMr) {
+                            int nr, int nkr, int D, int ldq, int ldkv) {
   for (int r0 = 0; r0 < nr;) {
     const int C = la_width(nr - r0);
     for (int c0 = 0; c0 < nkr; c0 += LA_RB) switch (C) {
-        case 32: la_qk_block(qt, k, st, D, BMr, c0, r0, 32); break;
-        case 16: la_qk_block(qt, k, st, D, BMr, c0, r0, 16); break;
-        default: la_qk_block(qt, k, st, D, BMr, c0, r0, 8); break;
+        case 32: la_qk_block(qt, k, st, D, ldq, ldkv, c0, r0, 32); break;
+        case 16: la_qk_block(qt, k, st, D, ldq, ldkv, c0, r0, 16); break;
+        default: la_qk_block(qt, k, st, D, ldq, ldkv, c0, r0, 8); break;
       }
     r0 += C;
   }
 }
 
-/* acc[(r0+i)*D + d0 + d] = acc[...] * alpha[r0+i] + sum_c pt[c*BMr + r0 + i] * v[c*D + d0 + d]
+/* acc[(r0+i)*D + d0 + d] = acc[...] * alpha[r0+i] + sum_c pt[c*ldq + r0 + i] * v[c*D + d0 + d]
  * for i < LA_RB, c < nk, d < C. */
 LA_INLINE void la_pv_block(const float *restrict pt, const float *restrict v,
                            const float *restrict alpha, float *restrict acc, int nk, int D,
-                           int BMr, int r0, int d0, const int C) {
+                           int ldq, int ldkv, int r0, int d0, const int C) {
   float a[LA_RB][LA_CB];
   for (int i = 0; i < LA_RB; ++i)
     for (int d = 0; d < C; ++d) a[i][d] = acc[(int64_t)(r0 + i) * D + d0 + d] * alpha[r0 + i];
   for (int c = 0; c < nk; ++c) {
-    const float *restrict vc = v + (int64_t)c * D + d0;
+    const float *restrict vc = v + (int64_t)c * ldkv + d0;
     for (int i = 0; i < LA_RB; ++i) {
-      const float pc = pt[(int64_t)c * BMr + r0 + i];
+      const float pc = pt[(int64_t)c * ldq + r0 + i];
       for (int d = 0; d < C; ++d) a[i][d] += pc * vc[d];
     }
   }
@@ -111,28 +115,28 @@ LA_INLINE void la_pv_block(const float *restrict pt, const float *restrict v,
     for (int d = 0; d < C; ++d) acc[(int64_t)(r0 + i) * D + d0 + d] = a[i][d];
 }
 
-/* acc[r] = acc[r] * alpha[r] + sum_c pt[c*BMr + r] * v[c*D + :] for rows r < nr, keys c < nk. */
+/* acc[r] = acc[r] * alpha[r] + sum_c pt[c*ldq + r] * v[c*D + :] for rows r < nr, keys c < nk. */
 LA_CLONES static void la_pv(const float *restrict pt, const float *restrict v,
                             const float *restrict alpha, float *restrict acc, int nr, int nk,
-                            int D, int BMr) {
+                            int D, int ldq, int ldkv) {
   for (int d0 = 0; d0 < D;) {
     const int C = la_width(D - d0);
     for (int r0 = 0; r0 < nr; r0 += LA_RB) switch (C) {
-        case 32: la_pv_block(pt, v, alpha, acc, nk, D, BMr, r0, d0, 32); break;
-        case 16: la_pv_block(pt, v, alpha, acc, nk, D, BMr, r0, d0, 16); break;
-        default: la_pv_block(pt, v, alpha, acc, nk, D, BMr, r0, d0, 8); break;
+        case 32: la_pv_block(pt, v, alpha, acc, nk, D, ldq, ldkv, r0, d0, 32); break;
+        case 16: la_pv_block(pt, v, alpha, acc, nk, D, ldq, ldkv, r0, d0, 16); break;
+        default: la_pv_block(pt, v, alpha, acc, nk, D, ldq, ldkv, r0, d0, 8); break;
       }
     d0 += C;
   }
 }
 
-/* smax[r] = max_c st[c*BMr + r] over keys c < nk (nk >= 1), for rows r < nr. */
-LA_CLONES static void la_row_max(const float *restrict st, int nk, int nr, int BMr,
+/* smax[r] = max_c st[c*ldq + r] over keys c < nk (nk >= 1), for rows r < nr. */
+LA_CLONES static void la_row_max(const float *restrict st, int nk, int nr, int ldq,
                                  float *restrict smax) {
   for (int r = 0; r < nr; ++r) smax[r] = -INFINITY;
   for (int c = 0; c < nk; ++c)
     for (int r = 0; r < nr; ++r) {
-      const float x = st[(int64_t)c * BMr + r];
+      const float x = st[(int64_t)c * ldq + r];
       smax[r] = x > smax[r] ? x : smax[r];
     }
 }
@@ -158,15 +162,15 @@ LA_INLINE float la_exp2(float x) {
   return p;
 }
 
-/* st[c*BMr + r] = 2^((st[c*BMr + r] - m[r]) * scale_log2) and sum[r] = its sum over keys c < nk,
+/* st[c*ldq + r] = 2^((st[c*ldq + r] - m[r]) * scale_log2) and sum[r] = its sum over keys c < nk,
  * for rows r < nr. */
-LA_CLONES static void la_exp2_rows(float *restrict st, int nk, int nr, int BMr,
+LA_CLONES static void la_exp2_rows(float *restrict st, int nk, int nr, int ldq,
                                    const float *restrict m, float scale_log2,
                                    float *restrict sum) {
   for (int r = 0; r < nr; ++r) sum[r] = 0.0f;
   for (int c = 0; c < nk; ++c)
     for (int r = 0; r < nr; ++r) {
-      float *x = st + (int64_t)c * BMr + r;
+      float *x = st + (int64_t)c * ldq + r;
       *x = la_exp2((*x - m[r]) * scale_log2);
       sum[r] += *x;
     }
@@ -180,11 +184,12 @@ LA_CLONES static void la_exp2_rows(float *restrict st, int nk, int nr, int BMr,
  * read mask converts only what it reads. */
 #define LA_CACHE_BYTES ((int64_t)64 << 20)
 
-/* Per-thread scratch. Per q-tile row: qt (D x BMr), st (BN x BMr), acc (BMr x D), and per row
- * m, l, alpha, smax, sum. */
+/* Per-thread scratch. Per q-tile row: qt (D rows of ldq), st (BN rows of ldq), acc (BMr x D),
+ * and per query row m, l, alpha, smax, sum. */
 typedef struct la_scratch {
+  int ldq, ldkv;
   float *qt, *st, *acc, *m, *l, *alpha, *smax, *sum;
-  float *kv;    /* slots x (K tile, V tile) */
+  float *kv;    /* slots x (K tile, V tile), each BN rows of ldkv */
   int64_t *tag; /* per slot: (b*Hkv + hk)*Tk + j of the tile it holds, or -1 */
   int64_t slots;
   uint32_t *bits;
@@ -200,9 +205,9 @@ static float *la_carve(float **cur, int64_t n) {
  * another tile. */
 static void la_kv_tile(const la_plan_t *p, la_scratch_t *w, int64_t b, int64_t hk, int64_t j,
                        const float **k, const float **v) {
-  const int BN = (int)p->geom.block_n, D = (int)p->D;
+  const int BN = (int)p->geom.block_n, D = (int)p->D, ldkv = w->ldkv;
   const int64_t slot = j % w->slots, tag = (b * p->Hkv + hk) * p->geom.tiles_k + j;
-  float *ks = w->kv + slot * 2 * ((int64_t)BN * D), *vs = ks + (int64_t)BN * D;
+  float *ks = w->kv + slot * 2 * ((int64_t)BN * ldkv), *vs = ks + (int64_t)BN * ldkv;
   *k = ks;
   *v = vs;
   if (w->tag[slot] == tag) return;
@@ -210,20 +215,20 @@ static void la_kv_tile(const la_plan_t *p, la_scratch_t *w, int64_t b, int64_t h
   const int64_t k0 = j * BN;
   const int nk = (int)(p->Sk - k0 < BN ? p->Sk - k0 : BN);
   for (int c = 0; c < nk; ++c) {
-    la_load_row(ks + (int64_t)c * D, p->k, b * p->k_sb + (k0 + c) * p->k_ss + hk * p->k_sh, D,
-                p->dtype);
-    la_load_row(vs + (int64_t)c * D, p->v, b * p->v_sb + (k0 + c) * p->v_ss + hk * p->v_sh, D,
-                p->dtype);
+    la_load_row(ks + (int64_t)c * ldkv, p->k, b * p->k_sb + (k0 + c) * p->k_ss + hk * p->k_sh,
+                D, p->dtype);
+    la_load_row(vs + (int64_t)c * ldkv, p->v, b * p->v_sb + (k0 + c) * p->v_ss + hk * p->v_sh,
+                D, p->dtype);
   }
-  memset(ks + (int64_t)nk * D, 0, sizeof(float) * (size_t)(BN - nk) * (size_t)D);
-  memset(vs + (int64_t)nk * D, 0, sizeof(float) * (size_t)(BN - nk) * (size_t)D);
+  memset(ks + (int64_t)nk * ldkv, 0, sizeof(float) * (size_t)(BN - nk) * (size_t)ldkv);
+  memset(vs + (int64_t)nk * ldkv, 0, sizeof(float) * (size_t)(BN - nk) * (size_t)ldkv);
 }
 
 /* One (b, hq, q-tile) row of the spec. */
 static void la_cpu_row(const la_plan_t *p, int64_t row, la_scratch_t *w) {
   const liteattn_mask_geometry_t *g = &p->geom;
   const int BM = (int)g->block_m, BN = (int)g->block_n, D = (int)p->D;
-  const int BMr = (BM + LA_RB - 1) / LA_RB * LA_RB;
+  const int ldq = w->ldq, ldkv = w->ldkv;
   const int64_t Tq = g->tiles_q, Tk = g->tiles_k, W = g->words_per_row;
   const int64_t b = row / (p->Hq * Tq), hq = (row / Tq) % p->Hq, qt = row % Tq;
   const int64_t hk = hq / (p->Hq / p->Hkv);
@@ -240,7 +245,7 @@ static void la_cpu_row(const la_plan_t *p, int64_t row, la_scratch_t *w) {
       la_load_row(qr, p->q, b * p->q_sb + (q0 + r) * p->q_ss + hq * p->q_sh, D, p->dtype);
     else
       memset(qr, 0, sizeof(float) * (size_t)D);
-    for (int d = 0; d < D; ++d) w->qt[(int64_t)d * BMr + r] = qr[d];
+    for (int d = 0; d < D; ++d) w->qt[(int64_t)d * ldq + r] = qr[d];
     w->m[r] = -INFINITY;
     w->l[r] = 0.0f;
   }
@@ -258,8 +263,8 @@ static void la_cpu_row(const la_plan_t *p, int64_t row, la_scratch_t *w) {
 
     const float *k, *v;
     la_kv_tile(p, w, b, hk, j, &k, &v);
-    la_qk(w->qt, k, w->st, nr, (nk + LA_RB - 1) / LA_RB * LA_RB, D, BMr);
-    la_row_max(w->st, nk, nr, BMr, w->smax);
+    la_qk(w->qt, k, w->st, nr, (nk + LA_RB - 1) / LA_RB * LA_RB, D, ldq, ldkv);
+    la_row_max(w->st, nk, nr, ldq, w->smax);
 
     /* Criterion (against the state before this tile), then the online-softmax update. */
     int negligible = !first;
@@ -274,9 +279,9 @@ static void la_cpu_row(const la_plan_t *p, int64_t row, la_scratch_t *w) {
       w->alpha[r] = exp2f((w->m[r] - m_new) * c);
       w->m[r] = m_new;
     }
-    la_exp2_rows(w->st, nk, nr, BMr, w->m, c, w->sum);
+    la_exp2_rows(w->st, nk, nr, ldq, w->m, c, w->sum);
     for (int r = 0; r < nr; ++r) w->l[r] = w->l[r] * w->alpha[r] + w->sum[r];
-    la_pv(w->st, v, w->alpha, w->acc, nr, nk, D, BMr);
+    la_pv(w->st, v, w->alpha, w->acc, nr, nk, D, ldq, ldkv);
     if (!negligible || must_k || must_q) w->bits[j >> 5] |= 1u << (j & 31);
     first = 0;
   }
@@ -296,9 +301,10 @@ static void la_cpu_row(const la_plan_t *p, int64_t row, la_scratch_t *w) {
 liteattn_status_t la_cpu_fwd(const la_plan_t *p) {
   const int64_t BN = p->geom.block_n, D = p->D, W = p->geom.words_per_row, Tk = p->geom.tiles_k;
   const int64_t BMr = (p->geom.block_m + LA_RB - 1) / LA_RB * LA_RB;
-  const int64_t row_floats = ((BMr * D + 15) & ~15) * 2 + ((BN * BMr + 15) & ~15)
-                             + ((BMr + 15) & ~15) * 5;
-  const int64_t tile_floats = 2 * BN * D; /* a multiple of 16: BN and D are multiples of 8 */
+  const int64_t ldq = BMr + 16, ldkv = D + 16; /* see "Layout" */
+  const int64_t row_floats = ((D * ldq + 15) & ~15) + ((BN * ldq + 15) & ~15)
+                             + ((BMr * D + 15) & ~15) + ((BMr + 15) & ~15) * 5;
+  const int64_t tile_floats = 2 * BN * ldkv; /* a multiple of 16: BN and D are multiples of 8 */
   const int64_t max_slots = LA_CACHE_BYTES / (tile_floats * 4);
   const int64_t want_slots = Tk < max_slots ? Tk : max_slots > 1 ? max_slots : 1;
   const int64_t rows = p->geom.rows;
@@ -318,8 +324,10 @@ liteattn_status_t la_cpu_fwd(const la_plan_t *p) {
     memset(&w, 0, sizeof w);
     if (buf && bits && tag) {
       float *cur = buf;
-      w.qt = la_carve(&cur, D * BMr);
-      w.st = la_carve(&cur, BN * BMr);
+      w.ldq = (int)ldq;
+      w.ldkv = (int)ldkv;
+      w.qt = la_carve(&cur, D * ldq);
+      w.st = la_carve(&cur, BN * ldq);
       w.acc = la_carve(&cur, BMr * D);
       w.m = la_carve(&cur, BMr);
       w.l = la_carve(&cur, BMr);
