@@ -170,6 +170,8 @@ def main(argv=None) -> int:
     ap.add_argument("--thresholds-mass", default="-2,-3,-4,-6,-8,-10,-12")
     ap.add_argument("--thresholds-peak", default="-6,-8,-10,-12,-14,-16,-20")
     ap.add_argument("--refresh", default="0,10")
+    ap.add_argument("--dense-calls", type=int, default=0,
+                    help="sweep and default setting: the first N steps compute everything")
     ap.add_argument("--default-criterion", choices=("mass", "peak"), default="mass")
     ap.add_argument("--default-threshold", type=float, default=-6.0)
     ap.add_argument("--coherence-mass", type=float, default=-6.0)
@@ -258,7 +260,8 @@ def main(argv=None) -> int:
         for thr in thrs:
             for ref in refresh:
                 model.set_attention("liteattn", threshold=thr, criterion=crit,
-                                    refresh_every=ref, record_density=True)
+                                    refresh_every=ref, dense_calls=a.dense_calls,
+                                    record_density=True)
                 is_default = (crit == a.default_criterion and thr == a.default_threshold
                               and ref == 0)
                 cap = HeatmapCapture(model, hm_layers, hm_steps) if is_default else None
@@ -304,7 +307,8 @@ def main(argv=None) -> int:
     timing = {}
     settings = [("sdpa", {}), ("liteattn dense", {}),
                 (f"liteattn {a.default_criterion} {a.default_threshold:g}",
-                 {"threshold": a.default_threshold, "criterion": a.default_criterion}),
+                 {"threshold": a.default_threshold, "criterion": a.default_criterion,
+                  "dense_calls": a.dense_calls}),
                 ("liteattn calibrated mass", {"threshold": R["calibrated"][0]["thresholds"],
                                               "criterion": "mass"})]
     for name, kw in settings:
@@ -424,7 +428,7 @@ def write_markdown(path: Path, R: dict, a, weights_note, figs: Dict[str, str]) -
     L.append("## 2. Quality vs sparsity\n")
     L.append("PSNR / SSIM of each setting's clips against the dense clips (same seeds and "
              "noise); density = computed tiles / all tiles, mean over layers, steps and "
-             "guidance branches (step 0 reads the full mask).\n")
+             f"guidance branches (step 0 reads the full mask; dense_calls {a.dense_calls}).\n")
     L.append("| criterion | threshold | refresh_every | density | sparsity | PSNR dB (min) | "
              "SSIM |")
     L.append("|---|---|---|---|---|---|---|")

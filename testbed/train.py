@@ -156,6 +156,7 @@ def main(argv=None, started: float = 0.0) -> int:
     writer = csv.DictWriter(fcsv, fieldnames=CSV_FIELDS)
     if new_csv:
         writer.writeheader()
+    ema_params, model_params = list(ema.parameters()), list(model.parameters())
     t_loop = time.time()
     step_times, losses, steps_done = [], [], 0
     device_s0 = float(meta.get("device_seconds", 0.0))
@@ -188,8 +189,7 @@ def main(argv=None, started: float = 0.0) -> int:
         opt.step()
         decay = min(a.ema, (1 + step) / (10 + step))
         with torch.no_grad():
-            for pe, pm in zip(ema.parameters(), model.parameters()):
-                pe.lerp_(pm, 1 - decay)
+            torch._foreach_lerp_(ema_params, model_params, 1 - decay)
         step += 1
         steps_done += 1
         losses.append(loss.detach())
