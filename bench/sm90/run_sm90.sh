@@ -12,6 +12,7 @@ echo "== SASS (sm90 kernel instances): instruction counts"
 cuobjdump -sass $L | grep -oE "HGMMA\.[0-9A-Za-z]+\.[A-Z0-9.]+|MUFU\.EX2|SETMAXNREG|USETMAXREG[.A-Z]*" \
   | sort | uniq -c
 cuobjdump -sass $L > $OUTDIR/sm90.sass 2>/dev/null
+python3 bench/sm90/sass_wait0.py < $OUTDIR/sm90.sass | tail -1
 QUICK=""; BQUICK=""; BENCH="--bench"; SAN=0
 for a in "$@"; do
   case $a in

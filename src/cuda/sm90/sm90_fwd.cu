@@ -243,8 +243,9 @@ __device__ __forceinline__ void la_producer(const la_sm90_params_t &p, uint32_t 
  * accumulator: rows r0 = 64cw + 16*warp + lane/4 and r0 + 8; element 4i+e (e < 2) is row r0,
  * column 8i + 2(lane%4) + e; 4i+2+e is row r0 + 8, same column.
  * Schedule (FA3 Algorithm 2): S(j) = Q K(j)^T is issued together with O += P(j-1) V(j-1); the
- * softmax of S(j) runs while the PV GEMM is in flight; O is rescaled once PV has landed. With PP
- * the two warpgroups take turns issuing their GEMM pair (named barriers LA_NB_PP + cw). */
+ * softmax of S(j) runs while the PV GEMM is in flight (la_wgmma_wait0_after keeps ptxas from
+ * hoisting the wait above it); O is rescaled just before the next PV is issued. With PP the two
+ * warpgroups take turns issuing their GEMM pair (named barriers LA_NB_PP + cw). */
 template <int D, int F16, int PP, int MARK>
 __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t sbase,
                                             uint32_t *nn, const int *list) {
@@ -369,8 +370,10 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
           const float lmax = 7.0f + (float)(32 - __clz(nvis - 1));
           c0 += ln;
           c1 += ln;
-          const int open = (v0 && !(c0 < p.thr) && c0 - lmax < p.thr)
-                           || (v1 && !(c1 < p.thr) && c1 - lmax < p.thr);
+          /* bitwise, not && / ||: no side effects to skip, and ptxas then evaluates it with
+           * predicates instead of a chain of branches after the softmax */
+          const int open = (v0 & !(c0 < p.thr) & (c0 - lmax < p.thr))
+                           | (v1 & !(c1 < p.thr) & (c1 - lmax < p.thr));
           if (__any_sync(0xffffffffu, open)) {
             const float lf0 = la_quad_sum(lo0), lf1 = la_quad_sum(lo1);
             const float mine = __log2f((lane & 1) ? lf1 : lf0);
@@ -379,7 +382,7 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
             c1 -= (lane & 1) ? mine : other;
           }
         }
-        keep = (v0 && !(c0 < p.thr)) || (v1 && !(c1 < p.thr));
+        keep = (v0 & !(c0 < p.thr)) | (v1 & !(c1 < p.thr));
       }
       kbits |= (uint32_t)keep << (j & 31);
     };
