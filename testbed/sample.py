@@ -1,7 +1,7 @@
 """Euler sampler of the rectified flow with classifier-free guidance, dense or liteattn.
 
     python3 testbed/sample.py --weights testbed/weights/dit.pt --labels all --out out/samples \
-        [--attention liteattn --threshold -8 --criterion mass --refresh-every 10] \
+        [--attention liteattn --threshold -6 --criterion mass --refresh-every 10] \
         [--cfg 4 --cfg-mode batched|separate --steps 30]
 
 Guidance v = v_uncond + w (v_cond - v_uncond), in two forms: 'batched' (cond and uncond in one
@@ -112,7 +112,7 @@ def parse_labels(text: str, n: int) -> List[int]:
 
 def add_attention_args(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--attention", choices=("sdpa", "dense", "liteattn"), default="liteattn")
-    ap.add_argument("--threshold", type=float, default=-8.0)
+    ap.add_argument("--threshold", type=float, default=-6.0)
     ap.add_argument("--criterion", choices=("mass", "peak"), default="mass")
     ap.add_argument("--refresh-every", type=int, default=0)
 

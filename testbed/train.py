@@ -171,20 +171,23 @@ def main(argv=None, started: float = 0.0) -> int:
         lr = lr_at(step, a.lr, warmup, warm_from)
         for gr in opt.param_groups:
             gr["lr"] = lr
-        x0, y, t, noise = training_batch(cfg, step, a.batch, a.seed, a.drop, dev)
-        try:
+        batch = training_batch(cfg, step, a.batch, a.seed, a.drop, dev)
+
+        def forward_backward(f):
+            opt.zero_grad(set_to_none=True)
             with amp:
-                loss = flow_loss(fwd, x0, y, t, noise)
-        except Exception as e:  # a compile failure must not cost the chunk
+                out = flow_loss(f, *batch)
+            out.backward()
+            return out
+        try:
+            loss = forward_backward(fwd)
+        except Exception as e:  # a compile failure (forward or backward) must not cost the chunk
             if fwd is model:
                 raise
-            print(f"[train] torch.compile failed ({type(e).__name__}: {e}); running eager",
-                  flush=True)
+            print(f"[train] torch.compile failed ({type(e).__name__}: {str(e)[:300]}); "
+                  "running eager", flush=True)
             fwd = model
-            with amp:
-                loss = flow_loss(fwd, x0, y, t, noise)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
+            loss = forward_backward(fwd)
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         decay = min(a.ema, (1 + step) / (10 + step))
@@ -224,6 +227,7 @@ def main(argv=None, started: float = 0.0) -> int:
     chunks = meta.get("chunks", []) + [{
         "chunk": chunk, "steps": steps_done, "end_step": step, "seconds": round(chunk_s, 1),
         "loop_seconds": round(time.time() - t_loop, 1), "batch": a.batch,
+        "samples_per_second": round(steps_done * a.batch / max(1e-9, time.time() - t_loop), 1),
         "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
         "compiled": fwd is not model, "resumed_from": how}]
     meta = {"config": a.config, "model": model.config_dict(), "params": param_count(model),
