@@ -429,7 +429,6 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
       softmax(sc, j, a0, a1, x0, x1);
       if constexpr (MARK) mark(j, x0, x1, mo0, mo1, lo0, lo1);
       to_p(sc, pr);
-      a0 = a1 = 1.0f;            /* O is still 0: nothing to rescale before the first PV */
       uint32_t vs = s, vph = ph; /* stage of the V that P(j) multiplies */
 
       /* Steady state: issue S(j) and O += P(j-1) V(j-1); softmax S(j) under the PV GEMM. O is
