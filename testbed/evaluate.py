@@ -180,6 +180,9 @@ def main(argv=None) -> int:
                     help="calibration budget: relative L1 of each attention output vs dense")
     ap.add_argument("--calib-clips", type=int, default=4)
     ap.add_argument("--timing-reps", type=int, default=3)
+    ap.add_argument("--budget-minutes", type=float, default=0.0,
+                    help="wall-clock plan: the sweep stops at 55%%, calibration is skipped "
+                         "after 75%% (0: no limit)")
     ap.add_argument("--heatmap-layers", default="0,3,7")
     ap.add_argument("--traj-layers", default="1,6")
     ap.add_argument("--traj-heads", default="0")
@@ -248,42 +251,70 @@ def main(argv=None) -> int:
     R["sdpa_vs_dense"] = {"psnr": float(psnr(sdpa, dense).mean()),
                           "ssim": float(ssim(sdpa, dense).mean())}
 
-    # 2. sweep (and heatmaps / density per step at the default setting)
+    # 2.-4. each setting on its own: a failure is recorded and the rest goes on; with
+    # --budget-minutes the sweep stops at 55% of it and calibration is skipped after 75%.
+    R["incomplete"] = []
+    budget_s = a.budget_minutes * 60.0
+
+    def late(frac: float) -> bool:
+        return budget_s > 0 and time.time() - t_start > frac * budget_s
+
+    def attempt(what: str, fn) -> None:
+        try:
+            fn()
+        except Exception as e:  # noqa: BLE001 -- recorded in RESULTS.md, the run goes on
+            R["incomplete"].append(f"{what}: failed ({type(e).__name__}: {str(e)[:300]})")
+            log(R["incomplete"][-1])
+            model.runtime.hooks.clear()
+            model.runtime.time_attention = False
+            model.runtime._events.clear()
+
+    # 2. sweep, the default setting first (heatmaps, density per step)
     sweep = []
-    refresh = parse_ints(a.refresh)
     hm_layers = [x for x in parse_ints(a.heatmap_layers) if x < cfg.depth]
     hm_steps = sorted({s for s in (0, 1, 2, 5, 10, 20, S - 1) if 0 <= s < S})
-    heat = None
-    default_clips = None
-    for crit, thrs in (("mass", parse_floats(a.thresholds_mass)),
-                       ("peak", parse_floats(a.thresholds_peak))):
-        for thr in thrs:
-            for ref in refresh:
-                model.set_attention("liteattn", threshold=thr, criterion=crit,
-                                    refresh_every=ref, dense_calls=a.dense_calls,
-                                    record_density=True)
-                is_default = (crit == a.default_criterion and thr == a.default_threshold
-                              and ref == 0)
-                cap = HeatmapCapture(model, hm_layers, hm_steps) if is_default else None
-                clips = gen(cap.on_step if cap else None)
-                row = {"criterion": crit, "threshold": thr, "refresh_every": ref,
-                       "density": mean_density(model),
-                       "psnr": float(psnr(clips, dense).mean()),
-                       "psnr_min": float(psnr(clips, dense).min()),
-                       "ssim": float(ssim(clips, dense).mean())}
-                if cap:
-                    cap.grab(S - 1)
-                    heat, default_clips = cap, clips
-                    row["density_per_step"] = density_per_step(model, S)
-                sweep.append(row)
-                log(f"{crit} {thr:g} refresh {ref}: density {row['density']:.3f} "
-                    f"PSNR {row['psnr']:.2f} SSIM {row['ssim']:.4f}")
+    heat: List[HeatmapCapture] = []
+    default_clips: List[torch.Tensor] = []
+    default = (a.default_criterion, a.default_threshold, 0)
+    grid_settings = [(crit, thr, ref)
+                     for crit, thrs in (("mass", parse_floats(a.thresholds_mass)),
+                                        ("peak", parse_floats(a.thresholds_peak)))
+                     for thr in thrs for ref in parse_ints(a.refresh)]
+    settings_sweep = [default] + [x for x in grid_settings if x != default]
+
+    def run_setting(crit, thr, ref):
+        model.set_attention("liteattn", threshold=thr, criterion=crit, refresh_every=ref,
+                            dense_calls=a.dense_calls, record_density=True)
+        is_default = (crit, thr, ref) == default
+        cap = HeatmapCapture(model, hm_layers, hm_steps) if is_default else None
+        clips = gen(cap.on_step if cap else None)
+        row = {"criterion": crit, "threshold": thr, "refresh_every": ref,
+               "density": mean_density(model), "psnr": float(psnr(clips, dense).mean()),
+               "psnr_min": float(psnr(clips, dense).min()),
+               "ssim": float(ssim(clips, dense).mean())}
+        if cap:
+            cap.grab(S - 1)
+            heat.append(cap)
+            default_clips.append(clips)
+            row["density_per_step"] = density_per_step(model, S)
+        sweep.append(row)
+        log(f"{crit} {thr:g} refresh {ref}: density {row['density']:.3f} "
+            f"PSNR {row['psnr']:.2f} SSIM {row['ssim']:.4f}")
+
+    for i, (crit, thr, ref) in enumerate(settings_sweep):
+        if i > 0 and late(0.55):
+            R["incomplete"].append(f"sweep: {len(settings_sweep) - i} settings skipped for "
+                                   f"time (--budget-minutes {a.budget_minutes:g})")
+            break
+        attempt(f"sweep {crit} {thr:g} refresh {ref}", lambda: run_setting(crit, thr, ref))
+    sweep.sort(key=lambda r: (r["criterion"] != "mass", -r["threshold"], r["refresh_every"]))
     R["sweep"] = sweep
 
     # 3. calibration (other seeds and classes), then evaluation with its schedules
     from liteattn.calibrate import DEFAULT_GRID, Calibrator
     R["calibrated"] = []
-    for crit in ("mass", "peak"):
+
+    def calibrate(crit):
         model.set_attention("liteattn", threshold=-math.inf, criterion=crit)
         cal = Calibrator(a.budget, S, DEFAULT_GRID)
         model.runtime.hooks[:] = [lambda at, q, k, v, br: cal.layer_call(at, q, k, v, br, [], [])]
@@ -303,26 +334,37 @@ def main(argv=None) -> int:
         log(f"calibrated {crit}: density {R['calibrated'][-1]['density']:.3f} "
             f"PSNR {R['calibrated'][-1]['psnr']:.2f}")
 
+    for crit in ("mass", "peak"):
+        if late(0.75):
+            R["incomplete"].append(f"calibration {crit}: skipped for time")
+            continue
+        attempt(f"calibration {crit}", lambda: calibrate(crit))
+
     # 4. timing
     timing = {}
-    settings = [("sdpa", {}), ("liteattn dense", {}),
-                (f"liteattn {a.default_criterion} {a.default_threshold:g}",
+    settings = [("sdpa", "sdpa", {}), ("liteattn dense", "dense", {}),
+                (f"liteattn {a.default_criterion} {a.default_threshold:g}", "liteattn",
                  {"threshold": a.default_threshold, "criterion": a.default_criterion,
-                  "dense_calls": a.dense_calls}),
-                ("liteattn calibrated mass", {"threshold": R["calibrated"][0]["thresholds"],
-                                              "criterion": "mass"})]
-    for name, kw in settings:
-        impl = "sdpa" if name == "sdpa" else ("dense" if name.endswith("dense") else "liteattn")
+                  "dense_calls": a.dense_calls})]
+    cal_mass = [r for r in R["calibrated"] if r["criterion"] == "mass"]
+    if cal_mass:
+        settings.append(("liteattn calibrated mass", "liteattn",
+                         {"threshold": cal_mass[0]["thresholds"], "criterion": "mass"}))
+
+    def run_timing(name, impl, kw):
         model.set_attention(impl, **kw)
-        timing[name] = time_generation(model, gen, a.timing_reps, dev)
+        timing[name] = time_generation(model, gen, 1 if late(0.85) else a.timing_reps, dev)
         log(f"timing {name}: {timing[name]['seconds']:.3f} s/generation, attention share "
             f"{timing[name]['attention_share']:.2f}")
+
+    for name, impl, kw in settings:
+        attempt(f"timing {name}", lambda: run_timing(name, impl, kw))
     R["timing"] = timing
     R["seconds"] = time.time() - t_start
 
     # 5. figures
-    figures = write_figures(R, res_dir, probe, heat, hm_layers, hm_steps, cfg, dense,
-                            default_clips)
+    figures = write_figures(R, res_dir, probe, heat[0] if heat else None, hm_layers, hm_steps,
+                            cfg, dense, default_clips[0] if default_clips else None)
     write_json(res_dir / "results.json", R)
     write_markdown(out / "RESULTS.md", R, a, weights_note, figures)
     log(f"wrote {out / 'RESULTS.md'}")
@@ -393,6 +435,8 @@ def write_markdown(path: Path, R: dict, a, weights_note, figs: Dict[str, str]) -
                  "randomly initialised tiny model (`--tiny`, keys tied to queries): it proves "
                  "that the evaluation pipeline runs end to end, not anything about "
                  "LiteAttention.\n")
+    if R.get("incomplete"):
+        L.append("> **Incomplete run:** " + "; ".join(R["incomplete"]) + "\n")
     L.append(f"Command: `{R['command']}`  ")
     L.append(f"Device: {R['device']}, dtype {R['dtype']}, torch {R['torch']}, "
              f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, "

@@ -1,5 +1,6 @@
 """evaluate.py end to end on CPU with an untrained tiny model: every section and file appears,
-numbers are in range, the trajectory reads back. (The numbers themselves mean nothing.)"""
+numbers are in range, a failing setting is recorded without stopping the run, the trajectory
+reads back. (The numbers themselves mean nothing.)"""
 import json
 import math
 
@@ -10,20 +11,23 @@ from testbed.trajectory import read_trajectory
 def test_evaluate_tiny_end_to_end(tmp_path):
     rc = evaluate.main(["--tiny", "--out", str(tmp_path), "--steps", "12", "--clips", "2",
                         "--calib-clips", "1", "--thresholds-mass=-1,-6",
-                        "--thresholds-peak=-8", "--default-threshold", "-1",
+                        "--thresholds-peak=-8,0.5", "--default-threshold", "-1",
                         "--coherence-mass", "-1", "--timing-reps", "1",
                         "--heatmap-layers", "0,1", "--traj-layers", "0,1",
                         "--traj-window", "4,8,8", "--device", "cpu"])
     assert rc == 0
     md = (tmp_path / "RESULTS.md").read_text()
     assert "UNTRAINED MODEL" in md
+    # threshold 0.5 > 0 is refused by liteattn: recorded, and the rest of the run goes on
+    assert "Incomplete run" in md and "sweep peak 0.5 refresh 0: failed" in md
     for section in ("## 1. Temporal coherence", "## 2. Quality vs sparsity",
                     "## 3. Calibrated thresholds", "## 4. Generation time",
                     "## 5. Masks over steps", "## 6. Recorded trajectory"):
         assert section in md
     res = tmp_path / "results"
     R = json.loads((res / "results.json").read_text())
-    assert len(R["sweep"]) == 3 * 2  # (2 mass + 1 peak thresholds) x refresh {0, 10}
+    assert len(R["sweep"]) == 3 * 2  # (2 mass + 1 valid peak thresholds) x refresh {0, 10}
+    assert len(R["incomplete"]) == 2 and len(R["calibrated"]) == 2 and len(R["timing"]) == 4
     for row in R["sweep"] + R["calibrated"]:
         assert 0.0 < row["density"] <= 1.0 and math.isfinite(row["psnr"])
         assert -1.0 <= row["ssim"] <= 1.0 + 1e-6
@@ -43,3 +47,18 @@ def test_evaluate_tiny_end_to_end(tmp_path):
     traj = read_trajectory(res / "trajectory.latraj")
     assert traj["steps"] == 12 and traj["seqlen"] == 4 * 8 * 8 and len(traj["series"]) == 2
     assert (res / "trajectory.latraj").stat().st_size <= 16 * 2 ** 20
+
+
+def test_evaluate_time_budget_keeps_the_essentials(tmp_path):
+    rc = evaluate.main(["--tiny", "--out", str(tmp_path), "--steps", "11", "--clips", "1",
+                        "--thresholds-mass=-1,-6", "--thresholds-peak=-8",
+                        "--default-threshold", "-1", "--timing-reps", "2",
+                        "--heatmap-layers", "0", "--traj-layers", "0", "--traj-window", "2,4,4",
+                        "--budget-minutes", "0.0001", "--device", "cpu"])
+    assert rc == 0
+    R = json.loads((tmp_path / "results" / "results.json").read_text())
+    # the default setting always runs; the rest of the sweep and calibration are skipped
+    assert [(r["criterion"], r["threshold"]) for r in R["sweep"]] == [("mass", -1.0)]
+    assert R["calibrated"] == [] and len(R["incomplete"]) == 3
+    assert set(R["timing"]) == {"sdpa", "liteattn dense", "liteattn mass -1"}
+    assert "Incomplete run" in (tmp_path / "RESULTS.md").read_text()
