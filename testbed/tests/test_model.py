@@ -33,6 +33,18 @@ def test_patchify_is_frame_major_and_invertible():
     assert torch.equal(m.unpatchify(tok), x)
 
 
+def test_temporal_patches_roundtrip():
+    from dataclasses import replace
+    m = VideoDiT(replace(CONFIGS["tiny"], patch_t=2))
+    c = m.cfg
+    x = torch.randn(2, c.frames, 3, c.size, c.size)
+    tok = m.patchify(x)
+    assert c.grid[0] == c.frames // 2 and tok.shape == (2, c.tokens, c.patch_dim)
+    assert torch.equal(tok[0, 0, :48].view(1, 3, 4, 4), x[0, 0:1, :, :4, :4])  # frame 0 first
+    assert torch.equal(m.unpatchify(tok), x)
+    assert m(x, torch.rand(2), torch.tensor([0, 1])).shape == x.shape
+
+
 def test_rope_scores_depend_on_offset_only():
     cfg = CONFIGS["tiny"]
     cos, sin = rope_tables(cfg)
