@@ -18,14 +18,3 @@ gcc -O2 -fPIC -fopenmp -Wall -Wextra -Wno-unused-function -I include -I src \
   -c bench/sm90/sm90_shim.c -o $B/sm90_shim.o
 nvcc -shared -o $B/libsm90h.so $B/sm90_fwd.o $B/cpu_fwd.o $B/sm90_shim.o -Xcompiler -fopenmp -lm
 echo "built $B/libsm90h.so"
-# The softmax must run under the PV GEMM in every instance (sass_wait0.py); cuobjdump from the CUDA
-# toolkit, else the copy that ships with triton.
-CUOBJ=$(command -v cuobjdump || python3 -c 'import os, triton; print(os.path.join(
-  os.path.dirname(triton.__file__), "backends/nvidia/bin/cuobjdump"))' 2>/dev/null || true)
-if [ -x "$CUOBJ" ]; then
-  "$CUOBJ" -sass $B/libsm90h.so | python3 bench/sm90/sass_wait0.py > $B/sass_wait0.log \
-    || { cat $B/sass_wait0.log; echo "build.sh: wait_group 0 hoisted above the softmax" >&2; exit 1; }
-  tail -1 $B/sass_wait0.log
-else
-  echo "build.sh: no cuobjdump, SASS not checked"
-fi

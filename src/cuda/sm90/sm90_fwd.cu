@@ -243,9 +243,8 @@ __device__ __forceinline__ void la_producer(const la_sm90_params_t &p, uint32_t 
  * accumulator: rows r0 = 64cw + 16*warp + lane/4 and r0 + 8; element 4i+e (e < 2) is row r0,
  * column 8i + 2(lane%4) + e; 4i+2+e is row r0 + 8, same column.
  * Schedule (FA3 Algorithm 2): S(j) = Q K(j)^T is issued together with O += P(j-1) V(j-1); the
- * softmax of S(j) runs while the PV GEMM is in flight (la_wgmma_wait0_after keeps ptxas from
- * hoisting the wait above it); O is rescaled just before the next PV is issued. With PP the two
- * warpgroups take turns issuing their GEMM pair (named barriers LA_NB_PP + cw). */
+ * softmax of S(j) runs while the PV GEMM is in flight; O is rescaled once PV has landed. With PP
+ * the two warpgroups take turns issuing their GEMM pair (named barriers LA_NB_PP + cw). */
 template <int D, int F16, int PP, int MARK>
 __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t sbase,
                                             uint32_t *nn, const int *list) {
@@ -370,10 +369,8 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
           const float lmax = 7.0f + (float)(32 - __clz(nvis - 1));
           c0 += ln;
           c1 += ln;
-          /* bitwise, not && / ||: no side effects to skip, and ptxas then evaluates it with
-           * predicates instead of a chain of branches after the softmax */
-          const int open = (v0 & !(c0 < p.thr) & (c0 - lmax < p.thr))
-                           | (v1 & !(c1 < p.thr) & (c1 - lmax < p.thr));
+          const int open = (v0 && !(c0 < p.thr) && c0 - lmax < p.thr)
+                           || (v1 && !(c1 < p.thr) && c1 - lmax < p.thr);
           if (__any_sync(0xffffffffu, open)) {
             const float lf0 = la_quad_sum(lo0), lf1 = la_quad_sum(lo1);
             const float mine = __log2f((lane & 1) ? lf1 : lf0);
@@ -382,15 +379,14 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
             c1 -= (lane & 1) ? mine : other;
           }
         }
-        keep = (v0 & !(c0 < p.thr)) | (v1 & !(c1 < p.thr));
+        keep = (v0 && !(c0 < p.thr)) || (v1 && !(c1 < p.thr));
       }
       kbits |= (uint32_t)keep << (j & 31);
     };
-    /* O *= the factors of the tile whose P the next PV multiplies (FA3's RescaleOBeforeGemm):
-     * called after that PV's operands are final and before it is issued, so nothing after the
-     * wait for the previous PV reads O. Once the running maxima settle, the factors are exactly 1
-     * for the whole warp: skip. */
-    auto rescale_o = [&](float a0, float a1) {
+    /* Rescale O, then P as the RS A operand: register 4t+k of k-slice t is the pair
+     * (S[8t+2k], S[8t+2k+1]). */
+    auto to_p = [&](const float (&sc)[64], uint32_t (&pr)[32], float a0, float a1) {
+      /* Once the running maxima settle, the factors are exactly 1 for the whole warp: skip. */
       if (!__all_sync(0xffffffffu, a0 == 1.0f && a1 == 1.0f)) {
 #pragma unroll
         for (int i = 0; i < D / 8; ++i) {
@@ -400,9 +396,6 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
           o[4 * i + 3] *= a1;
         }
       }
-    };
-    /* P as the RS A operand: register 4t+k of k-slice t is the pair (S[8t+2k], S[8t+2k+1]). */
-    auto to_p = [&](const float (&sc)[64], uint32_t (&pr)[32]) {
 #pragma unroll
       for (int i = 0; i < 32; ++i) pr[i] = la_pack<F16>(sc[2 * i], sc[2 * i + 1]);
     };
@@ -428,16 +421,14 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
       float x0, x1, mo0 = m0, mo1 = m1, lo0 = l0, lo1 = l1;
       softmax(sc, j, a0, a1, x0, x1);
       if constexpr (MARK) mark(j, x0, x1, mo0, mo1, lo0, lo1);
-      to_p(sc, pr);
+      to_p(sc, pr, a0, a1);
       uint32_t vs = s, vph = ph; /* stage of the V that P(j) multiplies */
 
-      /* Steady state: issue S(j) and O += P(j-1) V(j-1); softmax S(j) under the PV GEMM. O is
-       * rescaled for P(j-1) before the issue, so after wait_group 0 only P(j) is written. */
+      /* Steady state: issue S(j) and O += P(j-1) V(j-1); softmax S(j) under the PV GEMM. */
       for (j = la_visit_next(p, it); j >= 0; j = la_visit_next(p, it)) {
         s = kcount % L::STAGES;
         ph = (kcount / L::STAGES) & 1u;
         ++kcount;
-        rescale_o(a0, a1);
         la_mbar_wait(bar.full_k(s), ph);
         la_mbar_wait(bar.full_v(vs), vph);
         if (PP) la_bar_sync(LA_NB_PP + cw, 256);
@@ -453,18 +444,17 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
         mo0 = m0, mo1 = m1, lo0 = l0, lo1 = l1;
         softmax(sc, j, a0, a1, x0, x1);
         if constexpr (MARK) mark(j, x0, x1, mo0, mo1, lo0, lo1);
-        la_wgmma_wait0_after(l0 + l1);
+        la_wgmma_wait<0>();
         la_fence_regs(o);
         la_fence_regs(pr);
         if (lt == 0) la_mbar_arrive(bar.empty_v(vs));
-        to_p(sc, pr);
+        to_p(sc, pr, a0, a1);
         vs = s;
         vph = ph;
       }
       /* Every Q K^T of the item is done: the producer may load the next Q now. */
       if (lt == 0) la_mbar_arrive(bar.empty_q());
       /* Tail: the last PV. */
-      rescale_o(a0, a1);
       la_mbar_wait(bar.full_v(vs), vph);
       if (PP) la_bar_sync(LA_NB_PP + cw, 256);
       la_fence_regs(o);

@@ -76,24 +76,6 @@ __device__ __forceinline__ void la_wgmma_wait(void) {
   asm volatile("wgmma.wait_group.sync.aligned %0;" ::"n"(N) : "memory");
 }
 
-/* wgmma.wait_group 0 that ptxas cannot schedule before `after` is computed. A plain wait has no
- * operands, and ptxas hoists it to the top of its basic block (above a softmax that was meant to
- * run under the GEMM); a predicated wait makes ptxas serialize the wgmmas (C7514). Here a branch
- * on `after` ends the basic block and both paths wait, so the wait stays behind whatever computes
- * `after` (the caller passes the row sums of the tile's exponentials). */
-__device__ __forceinline__ void la_wgmma_wait0_after(float after) {
-  asm volatile(
-      "{\n.reg .pred p;\n"
-      "setp.geu.f32 p, %0, 0f00000000;\n"
-      "@p bra.uni LA_W0_B;\n" /* uniform: p holds for every value of `after` */
-      "wgmma.wait_group.sync.aligned 0;\n"
-      "bra.uni LA_W0_E;\n"
-      "LA_W0_B:\n"
-      "wgmma.wait_group.sync.aligned 0;\n"
-      "LA_W0_E:\n}\n" ::"f"(after)
-      : "memory");
-}
-
 /* Keeps the compiler from moving reads/writes of wgmma operand registers across the
  * asynchronous region (FA3's warpgroup_fence_operand). */
 template <int N>
