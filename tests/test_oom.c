@@ -10,16 +10,20 @@
 
 #include "test_util.h"
 
-static int la_fail_large = 0;     /* fail aligned_alloc of >= 64 KiB while set */
+static int la_fail_large = 0;     /* fail aligned_alloc of >= la_fail_from bytes while set */
+static size_t la_fail_from = (size_t)64 << 10;
 static long la_intercepted = 0;   /* large requests seen while failing */
+static size_t la_largest = 0;     /* largest request seen while not failing */
 
 void *aligned_alloc(size_t alignment, size_t size) {
   static void *(*next)(size_t, size_t);
   if (!next) *(void **)&next = dlsym(RTLD_NEXT, "aligned_alloc");
-  if (la_fail_large && size >= ((size_t)64 << 10)) {
-    ++la_intercepted;
+  if (la_fail_large && size >= la_fail_from) {
+    __atomic_add_fetch(&la_intercepted, 1, __ATOMIC_RELAXED);
     return NULL;
   }
+  if (!la_fail_large && size > __atomic_load_n(&la_largest, __ATOMIC_RELAXED))
+    __atomic_store_n(&la_largest, size, __ATOMIC_RELAXED); /* racy max: only a size hint */
   return next ? next(alignment, size) : NULL;
 }
 
@@ -45,7 +49,26 @@ int main(void) {
   LA_CHECK(strstr(liteattn_last_error(), "scratch") != NULL, "last error \"%s\" does not say what "
            "could not be allocated", liteattn_last_error());
   /* The library recovers: the next call succeeds. */
+  la_largest = 0;
   LA_CHECK_STATUS(liteattn_fwd(&a, NULL), LITEATTN_OK, "fwd after the failure");
+
+  /* The K/V tile cache's fallback: when the full per-thread cache (all Tk = 3 tiles) cannot be
+   * allocated, the backend retries with one slot and must give the same output bit for bit. */
+  const size_t bytes = o.elems * 2 /* bf16 */;
+  void *want = malloc(bytes);
+  memcpy(want, o.base, bytes);
+  memset(o.base, 0, bytes);
+  la_intercepted = 0;
+  la_fail_from = la_largest; /* the full cache; the one-slot retry asks for less */
+  la_fail_large = 1;
+  const liteattn_status_t st1 = liteattn_fwd(&a, NULL);
+  la_fail_large = 0;
+  LA_CHECK(la_intercepted > 0, "the full-cache allocation (%zu bytes) was not intercepted",
+           la_fail_from);
+  LA_CHECK_STATUS(st1, LITEATTN_OK, "fwd with only a one-slot K/V cache");
+  LA_CHECK(memcmp(want, o.base, bytes) == 0, "one-slot fallback output differs from the full "
+           "cache's");
+  free(want);
   la_t_tensor_free(&q), la_t_tensor_free(&k), la_t_tensor_free(&v), la_t_tensor_free(&o);
   return la_t_summary("test_oom", la_t_now() - t0);
 }
