@@ -51,7 +51,7 @@ test-python: build
 	test -x $(PY_ENV)/bin/python || $(PYTHON) -m venv $(PY_ENV)
 	$(PY_ENV)/bin/pip install -q -r python/requirements-test.txt
 	LITEATTN_LIBRARY=$(abspath $(BUILD))/libliteattn.so $(PY_ENV)/bin/pip install -q ./python
-	$(PY_ENV)/bin/python -m pytest -q python/tests
+	$(PY_ENV)/bin/python -m pytest -q python/tests testbed/tests
 
 test: test-gpu test-c test-asan test-python
 
