@@ -77,7 +77,7 @@ LITEATTN_API const char *liteattn_status_string(liteattn_status_t status);
 /* Fixed name of a status code ("LITEATTN_ERR_BAD_SHAPE"). */
 LITEATTN_API const char *liteattn_status_name(liteattn_status_t status);
 /* Detail of the calling thread's last failure; "" if none. Valid until the next failing call on
- * the same thread. */
+ * the same thread (a successful call leaves it as it was). */
 LITEATTN_API const char *liteattn_last_error(void);
 
 /* ---------------------------------------------------------------------------------------------
@@ -201,7 +201,10 @@ LITEATTN_API liteattn_status_t liteattn_mask_density(const uint32_t *mask,
  *
  * Streams: CUDA backends enqueue on `stream` and never synchronize; the CPU backend runs
  * synchronously on the calling thread's OpenMP team and ignores `stream`.
- * Determinism: every backend gives identical O, LSE and masks for identical inputs.
+ * Determinism: each backend is deterministic (repeated runs give identical O, LSE and masks).
+ * Backends agree within rounding (outputs within the tests' tolerance; masks may differ only for
+ * tiles whose criterion value lies within a small tolerance of thr). NaN or infinite inputs give
+ * NaN outputs on every backend.
  * ------------------------------------------------------------------------------------------- */
 typedef struct liteattn_fwd_args {
   size_t struct_size; /* sizeof(liteattn_fwd_args_t); set by LITEATTN_FWD_ARGS_INIT */
@@ -299,8 +302,9 @@ LITEATTN_API liteattn_status_t liteattn_fwd_state(liteattn_state_t *state,
                                                   const liteattn_fwd_args_t *args,
                                                   liteattn_stream_t stream);
 
-/* The mask the most recent call wrote (NULL if the last call marked nothing, i.e. the next read
- * is full). Useful for statistics: copy it to the host and call liteattn_mask_density. */
+/* The mask the most recent marking call wrote (NULL if none since init/reset). Useful for
+ * statistics: copy it to the host and call liteattn_mask_density. Whether the next call reads it
+ * or reads everything (a dense or refresh call) is what liteattn_state_prepare says. */
 LITEATTN_API const uint32_t *liteattn_state_current_mask(const liteattn_state_t *state);
 
 #ifdef __cplusplus

@@ -38,6 +38,14 @@ static __thread char la_last_error[512];
 
 const char *liteattn_last_error(void) { return la_last_error; }
 
+void la_error_save(la_saved_error_t *saved) {
+  memcpy(saved->text, la_last_error, sizeof saved->text);
+}
+
+void la_error_restore(const la_saved_error_t *saved) {
+  memcpy(la_last_error, saved->text, sizeof la_last_error);
+}
+
 liteattn_status_t la_error(liteattn_status_t status, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
@@ -97,6 +105,10 @@ liteattn_status_t liteattn_tile_shape(int64_t head_dim, liteattn_dtype_t dtype,
 /* Largest values the kernels index with 32-bit arithmetic inside a (b, h) slice. */
 #define LA_MAX_SEQLEN ((int64_t)1 << 30)
 #define LA_MAX_BATCH_HEADS ((int64_t)1 << 24)
+#define LA_MAX_MASK_WORDS ((int64_t)1 << 40)
+/* Largest stride and extent of a tensor, in elements (byte offsets stay far from overflow). */
+#define LA_MAX_STRIDE ((int64_t)1 << 40)
+#define LA_MAX_EXTENT ((int64_t)1 << 60)
 
 liteattn_status_t liteattn_mask_geometry(int64_t batch, int64_t heads_q, int64_t seqlen_q,
                                          int64_t seqlen_k, int64_t head_dim,
@@ -108,12 +120,17 @@ liteattn_status_t liteattn_mask_geometry(int64_t batch, int64_t heads_q, int64_t
                     "%lld: each must be > 0",
                     (long long)batch, (long long)heads_q, (long long)seqlen_q,
                     (long long)seqlen_k);
-  if (seqlen_q > LA_MAX_SEQLEN || seqlen_k > LA_MAX_SEQLEN || batch * heads_q > LA_MAX_BATCH_HEADS
-      || batch > LA_MAX_BATCH_HEADS || heads_q > LA_MAX_BATCH_HEADS)
+  /* Single factors first, so that the product below cannot overflow. */
+  if (seqlen_q > LA_MAX_SEQLEN || seqlen_k > LA_MAX_SEQLEN || batch > LA_MAX_BATCH_HEADS
+      || heads_q > LA_MAX_BATCH_HEADS)
     return la_error(LITEATTN_ERR_TOO_LARGE,
-                    "seqlen_q = %lld, seqlen_k = %lld, batch*heads_q = %lld: limits are 2^30 "
-                    "tokens and 2^24 (batch, head) pairs",
-                    (long long)seqlen_q, (long long)seqlen_k, (long long)(batch * heads_q));
+                    "batch = %lld, heads_q = %lld, seqlen_q = %lld, seqlen_k = %lld: limits are "
+                    "2^30 tokens and 2^24 batch elements or heads",
+                    (long long)batch, (long long)heads_q, (long long)seqlen_q,
+                    (long long)seqlen_k);
+  if (batch * heads_q > LA_MAX_BATCH_HEADS)
+    return la_error(LITEATTN_ERR_TOO_LARGE, "batch*heads_q = %lld: the limit is 2^24 pairs",
+                    (long long)(batch * heads_q));
   int64_t bm, bn;
   liteattn_status_t st = liteattn_tile_shape(head_dim, dtype, &bm, &bn);
   if (st != LITEATTN_OK) return st;
@@ -125,12 +142,19 @@ liteattn_status_t liteattn_mask_geometry(int64_t batch, int64_t heads_q, int64_t
   geom->rows = batch * heads_q * geom->tiles_q;
   geom->words = geom->rows * geom->words_per_row;
   geom->bytes = (size_t)geom->words * sizeof(uint32_t);
+  /* rows < 2^24 * 2^30 and W < 2^25 could still overflow: keep a mask (and the state's pair of
+   * masks) addressable. */
+  if (geom->rows > LA_MAX_MASK_WORDS / geom->words_per_row)
+    return la_error(LITEATTN_ERR_TOO_LARGE,
+                    "a mask for %lld rows of %lld words exceeds 2^40 words", (long long)geom->rows,
+                    (long long)geom->words_per_row);
   return LITEATTN_OK;
 }
 
 static liteattn_status_t la_check_geom(const liteattn_mask_geometry_t *g) {
   if (!g) return la_error(LITEATTN_ERR_NULL_POINTER, "geom is NULL");
-  if (g->tiles_k <= 0 || g->rows <= 0 || g->words_per_row != (g->tiles_k + 31) / 32
+  if (g->tiles_k <= 0 || g->tiles_q <= 0 || g->rows <= 0 || g->rows % g->tiles_q != 0
+      || g->block_m <= 0 || g->block_n <= 0 || g->words_per_row != (g->tiles_k + 31) / 32
       || g->words != g->rows * g->words_per_row)
     return la_error(LITEATTN_ERR_BAD_SHAPE,
                     "geom is inconsistent (tiles_k = %lld, rows = %lld, words_per_row = %lld, "
@@ -163,7 +187,7 @@ liteattn_status_t liteattn_mask_density(const uint32_t *mask, const liteattn_mas
   if (!mask || !total) return la_error(LITEATTN_ERR_NULL_POINTER, "mask or total is NULL");
   const int64_t W = geom->words_per_row, Tk = geom->tiles_k, tail = Tk % 32;
   const uint32_t last = tail ? (uint32_t)((1ull << tail) - 1u) : 0xffffffffu;
-  const int64_t Tq = geom->tiles_q > 0 ? geom->tiles_q : 1;
+  const int64_t Tq = geom->tiles_q;
   int64_t all = 0, head = 0;
   for (int64_t r = 0; r < geom->rows; ++r) {
     const uint32_t *row = mask + r * W;
@@ -209,12 +233,23 @@ typedef struct la_span {
   uintptr_t lo, hi;
 } la_span_t;
 
+/* One past the last element a tensor touches, in elements; -1 if that exceeds LA_MAX_EXTENT or
+ * overflows (dims > 0 and strides in [0, LA_MAX_STRIDE] are checked before). */
+static int64_t la_tensor_last(const liteattn_tensor_t *t) {
+  int64_t b, s, h, last;
+  if (__builtin_mul_overflow(t->batch - 1, t->stride_b, &b)
+      || __builtin_mul_overflow(t->seqlen - 1, t->stride_s, &s)
+      || __builtin_mul_overflow(t->heads - 1, t->stride_h, &h)
+      || __builtin_add_overflow(b, s, &last) || __builtin_add_overflow(last, h, &last)
+      || __builtin_add_overflow(last, t->head_dim, &last) || last > LA_MAX_EXTENT)
+    return -1;
+  return last;
+}
+
 static la_span_t la_tensor_span(const liteattn_tensor_t *t) {
-  const int64_t last = (t->batch - 1) * t->stride_b + (t->seqlen - 1) * t->stride_s
-                       + (t->heads - 1) * t->stride_h + t->head_dim;
   la_span_t s;
   s.lo = (uintptr_t)t->data;
-  s.hi = s.lo + (uintptr_t)last * la_dtype_size(t->dtype);
+  s.hi = s.lo + (uintptr_t)la_tensor_last(t) * la_dtype_size(t->dtype);
   return s;
 }
 
@@ -231,10 +266,22 @@ static liteattn_status_t la_check_tensor(const liteattn_tensor_t *t, const char 
       && t->dtype != LITEATTN_DTYPE_FP32)
     return la_error(LITEATTN_ERR_UNSUPPORTED_DTYPE, "%s.dtype = %d is not a liteattn_dtype_t",
                     name, (int)t->dtype);
-  if (t->stride_b < 0 || t->stride_s < 0 || t->stride_h < 0)
+  if (t->stride_b < 0 || t->stride_s < 0 || t->stride_h < 0 || t->stride_b > LA_MAX_STRIDE
+      || t->stride_s > LA_MAX_STRIDE || t->stride_h > LA_MAX_STRIDE)
     return la_error(LITEATTN_ERR_BAD_STRIDE,
-                    "%s strides (b %lld, s %lld, h %lld) must be >= 0 (elements)", name,
+                    "%s strides (b %lld, s %lld, h %lld) must be in [0, 2^40] (elements)", name,
                     (long long)t->stride_b, (long long)t->stride_s, (long long)t->stride_h);
+  if (t->head_dim > 256)
+    return la_error(LITEATTN_ERR_UNSUPPORTED_HEAD_DIM,
+                    "%s.head_dim = %lld: must be a multiple of 8 in [8, 256]", name,
+                    (long long)t->head_dim);
+  if (la_tensor_last(t) < 0)
+    return la_error(LITEATTN_ERR_BAD_STRIDE,
+                    "%s [%lld, %lld, %lld, %lld] with strides (b %lld, s %lld, h %lld) spans more "
+                    "than 2^60 elements",
+                    name, (long long)t->batch, (long long)t->seqlen, (long long)t->heads,
+                    (long long)t->head_dim, (long long)t->stride_b, (long long)t->stride_s,
+                    (long long)t->stride_h);
   if ((uintptr_t)t->data % la_dtype_size(t->dtype) != 0)
     return la_error(LITEATTN_ERR_MISALIGNED, "%s.data = %p is not aligned to its %s elements",
                     name, t->data, la_dtype_name(t->dtype));
@@ -257,7 +304,7 @@ static liteattn_status_t la_check_tensor(const liteattn_tensor_t *t, const char 
         return la_error(LITEATTN_ERR_BAD_STRIDE,
                         "%s strides (b %lld, s %lld, h %lld) make output elements alias", name,
                         (long long)t->stride_b, (long long)t->stride_s, (long long)t->stride_h);
-      extent = st[i] * sz[i];
+      if (__builtin_mul_overflow(st[i], sz[i], &extent)) break; /* nothing outside can alias */
     }
   }
   return LITEATTN_OK;
@@ -280,15 +327,20 @@ static liteattn_status_t la_check_ranges(const liteattn_range_t *r, int n, int64
   return LITEATTN_OK;
 }
 
-/* Validates everything that does not depend on the backend and fills the plan. */
-static liteattn_status_t la_make_plan(const liteattn_fwd_args_t *a, la_plan_t *p) {
-  liteattn_status_t st;
-  if (!a) return la_error(LITEATTN_ERR_NULL_POINTER, "args is NULL");
+static liteattn_status_t la_check_struct_size(const liteattn_fwd_args_t *a) {
   if (a->struct_size != sizeof(liteattn_fwd_args_t))
     return la_error(LITEATTN_ERR_STRUCT_SIZE,
                     "args.struct_size = %zu, this library's liteattn_fwd_args_t has %zu bytes "
                     "(initialise with LITEATTN_FWD_ARGS_INIT)",
                     a->struct_size, sizeof(liteattn_fwd_args_t));
+  return LITEATTN_OK;
+}
+
+/* Validates everything that does not depend on the backend and fills the plan. */
+static liteattn_status_t la_make_plan(const liteattn_fwd_args_t *a, la_plan_t *p) {
+  liteattn_status_t st;
+  if (!a) return la_error(LITEATTN_ERR_NULL_POINTER, "args is NULL");
+  if ((st = la_check_struct_size(a))) return st;
   if ((st = la_check_tensor(&a->q, "q", 0)) || (st = la_check_tensor(&a->k, "k", 0))
       || (st = la_check_tensor(&a->v, "v", 0)) || (st = la_check_tensor(&a->o, "o", 1)))
     return st;
@@ -323,8 +375,8 @@ static liteattn_status_t la_make_plan(const liteattn_fwd_args_t *a, la_plan_t *p
   if (!(a->threshold <= 0.0f))
     return la_error(LITEATTN_ERR_BAD_THRESHOLD, "threshold = %g: must be <= 0 and not NaN",
                     (double)a->threshold);
-  if (!(a->scale >= 0.0f) || isinf(a->scale))
-    return la_error(LITEATTN_ERR_BAD_SCALE, "scale = %g: must be finite and > 0 (0 = 1/sqrt(D))",
+  if (!(a->scale >= 0.0f) || !isfinite(a->scale * 1.4426950408889634f))
+    return la_error(LITEATTN_ERR_BAD_SCALE, "scale = %g: must be > 0 with scale*log2(e) finite (0 = 1/sqrt(D))",
                     (double)a->scale);
   if (a->criterion != LITEATTN_CRITERION_PEAK && a->criterion != LITEATTN_CRITERION_MASS)
     return la_error(LITEATTN_ERR_BAD_CRITERION, "criterion = %d: use PEAK (0) or MASS (1)",
@@ -539,6 +591,8 @@ static int la_state_mode(const liteattn_state_t *s) {
 
 liteattn_status_t liteattn_state_prepare(const liteattn_state_t *s, liteattn_fwd_args_t *a) {
   if (!s || !a) return la_error(LITEATTN_ERR_NULL_POINTER, "state or args is NULL");
+  liteattn_status_t st = la_check_struct_size(a);
+  if (st) return st;
   if (!s->masks) return la_error(LITEATTN_ERR_NULL_POINTER, "state has no masks (not initialised)");
   if (a->q.batch != s->batch || a->q.heads != s->heads_q || a->q.seqlen != s->seqlen_q
       || a->k.seqlen != s->seqlen_k || a->q.head_dim != s->head_dim || a->q.dtype != s->dtype)
@@ -573,8 +627,10 @@ liteattn_status_t liteattn_state_advance(liteattn_state_t *s) {
 liteattn_status_t liteattn_fwd_state(liteattn_state_t *s, const liteattn_fwd_args_t *args,
                                      liteattn_stream_t stream) {
   if (!args) return la_error(LITEATTN_ERR_NULL_POINTER, "args is NULL");
+  liteattn_status_t st = la_check_struct_size(args); /* before copying sizeof bytes of it */
+  if (st) return st;
   liteattn_fwd_args_t a = *args;
-  liteattn_status_t st = liteattn_state_prepare(s, &a);
+  st = liteattn_state_prepare(s, &a);
   if (st) return st;
   if ((st = liteattn_fwd(&a, stream))) return st;
   return liteattn_state_advance(s);

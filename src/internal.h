@@ -33,6 +33,13 @@ typedef struct la_plan {
 } la_plan_t;
 
 /* Records the calling thread's last error (printf-style) and returns `status`. */
+/* A probe that may fail without the call failing saves the last error and restores it after. */
+typedef struct la_saved_error {
+  char text[512];
+} la_saved_error_t;
+void la_error_save(la_saved_error_t *saved);
+void la_error_restore(const la_saved_error_t *saved);
+
 liteattn_status_t la_error(liteattn_status_t status, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))
@@ -43,8 +50,8 @@ liteattn_status_t la_error(liteattn_status_t status, const char *fmt, ...)
 liteattn_status_t la_cpu_fwd(const la_plan_t *plan);
 
 #ifdef LITEATTN_WITH_CUDA
-/* Where a pointer lives: 1 device (or managed), 0 host, or an error status if CUDA failed in a
- * way other than "no device / host pointer". */
+/* Where a pointer lives: 1 device (or managed), 0 host, -1 if CUDA failed in a way other than
+ * "no device / host pointer" (the failure is recorded with la_error). */
 int la_cuda_pointer_is_device(const void *ptr);
 /* Checks that the current device can run `kernel` for this plan (arch, head dim, dtype,
  * alignment); LITEATTN_OK or a status with the reason recorded. */

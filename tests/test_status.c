@@ -120,6 +120,9 @@ static const la_bad_t la_bad[] = {
 #endif
     {"seqlen 2^31", LITEATTN_ERR_TOO_LARGE, "seqlen_q = 2147483648"},
     {"batch*heads 2^25", LITEATTN_ERR_TOO_LARGE, "batch*heads_q"},
+    {"o stride_b 2^62 (would wrap)", LITEATTN_ERR_BAD_STRIDE, "o strides"},
+    {"q extent over 2^60", LITEATTN_ERR_BAD_STRIDE, "q ["},
+    {"scale 3e38 (scale*log2e inf)", LITEATTN_ERR_BAD_SCALE, "scale"},
 };
 #define LA_NUM_BAD ((int)(sizeof la_bad / sizeof la_bad[0]))
 
@@ -191,6 +194,11 @@ static void la_mutate(int i, liteattn_fwd_args_t *a) {
       a->q.stride_b = a->o.stride_b = a->q.stride_s * 100;
       a->lse = NULL, a->write_mask = NULL, a->read_mask = NULL;
       break;
+    case 54: a->o.stride_b = (int64_t)1 << 62; break;
+    case 55: /* 2^21 rows x a stride of 2^40 elements: 2^61 > 2^60 */
+      a->q.seqlen = a->o.seqlen = (int64_t)1 << 21, a->q.stride_s = (int64_t)1 << 40;
+      break;
+    case 56: a->scale = 3e38f; break;
   }
 }
 
@@ -301,6 +309,17 @@ static void test_helpers(void) {
             "density NULL total", "total");
   la_expect(liteattn_mask_density(m, &bad, &total, NULL), LITEATTN_ERR_BAD_SHAPE,
             "density inconsistent geom", "geom is inconsistent");
+  float per_head[2];
+  bad = g;
+  bad.tiles_q = 0; /* rows / tiles_q would index per_head out of bounds */
+  la_expect(liteattn_mask_density(m, &bad, &total, per_head), LITEATTN_ERR_BAD_SHAPE,
+            "density tiles_q 0", "geom is inconsistent");
+  /* Geometry whose word count would overflow int64 (2^24 pairs x 2^23 q-tiles x 2^20 words). */
+  la_expect(liteattn_mask_geometry(4096, 4096, (int64_t)1 << 30, (int64_t)1 << 30, 128,
+                                   LITEATTN_DTYPE_BF16, &g),
+            LITEATTN_ERR_TOO_LARGE, "geometry words overflow", "2^40 words");
+  LA_CHECK_STATUS(liteattn_mask_geometry(1, 2, 10, 10, 64, LITEATTN_DTYPE_BF16, &g), LITEATTN_OK,
+                  "geometry");
 
   /* State. */
   liteattn_state_t st;
@@ -337,6 +356,12 @@ static void test_helpers(void) {
             "state is for");
   la_expect(liteattn_fwd_state(&st, NULL, NULL), LITEATTN_ERR_NULL_POINTER, "fwd_state NULL args",
             "args");
+  liteattn_fwd_args_t small = a;
+  small.struct_size = 8; /* checked before the args are copied */
+  la_expect(liteattn_fwd_state(&st, &small, NULL), LITEATTN_ERR_STRUCT_SIZE,
+            "fwd_state struct_size 8", "struct_size");
+  la_expect(liteattn_state_prepare(&st, &small), LITEATTN_ERR_STRUCT_SIZE,
+            "state_prepare struct_size 8", "struct_size");
   la_expect(liteattn_fwd_state(NULL, &a, NULL), LITEATTN_ERR_NULL_POINTER, "fwd_state NULL state",
             "state");
 }
