@@ -144,6 +144,7 @@ LA_CLONES static void la_row_max(const float *restrict st, int nk, int nr, int l
 /* 2^x: a polynomial exp2 (max relative error 1.7e-7 over [-126, 0]) that vectorizes, where a
  * libm exp2f call per score does not. */
 LA_INLINE float la_exp2(float x) {
+  const float x0 = x;
   x = x > -126.0f ? x : -126.0f;
   const float r = x + 12582912.0f; /* 1.5 * 2^23: the low mantissa bits hold round(x) */
   const float f = x - (r - 12582912.0f);
@@ -159,7 +160,7 @@ LA_INLINE float la_exp2(float x) {
   memcpy(&pb, &p, 4);
   pb += rb << 23;
   memcpy(&p, &pb, 4);
-  return p;
+  return x0 == x0 ? p : x0; /* NaN in (from NaN/inf scores), NaN out, as ex2 on the GPU */
 }
 
 /* st[c*ldq + r] = 2^((st[c*ldq + r] - m[r]) * scale_log2) and sum[r] = its sum over keys c < nk,
