@@ -62,7 +62,9 @@ class LiteAttention(nn.Module):
 
     forward(q, k, v, branch=...) keeps a separate state per branch key ('cond', 'uncond', ...).
     A change of shape, dtype or device, or of dense_calls / refresh_every, re-initialises that
-    branch's state (full mask)."""
+    branch's state (full mask). The ping-pong state lives on the host: do not capture the module
+    in one CUDA graph across steps (a replay would reuse one call's read/write halves); capture
+    the op, or one graph per ping-pong phase (python/tests_gpu/test_gpu_op.py)."""
 
     def __init__(self, threshold: Schedule = -10.0, criterion: str = "mass",
                  dense_calls: int = 0, refresh_every: int = 0,
@@ -208,20 +210,34 @@ class LiteAttention(nn.Module):
             return 1.0, np.ones(b.batch * b.heads, dtype=np.float32)
         return mask_density(self._host_mask(b, half), b.c.geom, b.heads)
 
-    def density(self, branch: str = "default", which: str = "last") -> Tuple[float, np.ndarray]:
-        """(total, per (b, head) array) density. which='last': the tiles the most recent call
-        computed; which='next': the mask the next call will read (1.0 if full). Copies one
-        mask to the host."""
+    def _ran(self, branch: str) -> _Branch:
         b = self._branches.get(branch)
         if b is None:
             raise _lib.LiteAttnError(f"branch = {branch!r} has not run (have {self.branches})",
                                      argument="branch")
+        return b
+
+    def _half(self, b: _Branch, which: str) -> Optional[int]:
+        """The mask half `which` names: 'last' = what the latest call read, 'next' = what the
+        next call will read (liteattn_state_prepare decides: None for a full read, e.g. a dense
+        or refresh call)."""
         if which == "last":
-            return self._density_of(b, b.last_read)
-        if which == "next":
-            ptr = _lib.lib().liteattn_state_current_mask(ctypes.byref(b.c))
-            return self._density_of(b, b.half_of(ptr))
-        raise _lib.LiteAttnError(f"which = {which!r}: use 'last' or 'next'", argument="which")
+            return b.last_read
+        if which != "next":
+            raise _lib.LiteAttnError(f"which = {which!r}: use 'last' or 'next'", argument="which")
+        a = _lib.fwd_args_init()
+        a.q.batch, a.q.heads, a.q.seqlen = b.c.batch, b.c.heads_q, b.c.seqlen_q
+        a.q.head_dim, a.q.dtype, a.k.seqlen = b.c.head_dim, b.c.dtype, b.c.seqlen_k
+        _lib.check(_lib.lib().liteattn_state_prepare(ctypes.byref(b.c), ctypes.byref(a)),
+                   "liteattn_state_prepare")
+        return b.half_of(ctypes.cast(a.read_mask, ctypes.c_void_p).value)
+
+    def density(self, branch: str = "default", which: str = "last") -> Tuple[float, np.ndarray]:
+        """(total, per (b, head) array) density. which='last': the tiles the most recent call
+        computed; which='next': the mask the next call will read (1.0 if full). Copies one
+        mask to the host."""
+        b = self._ran(branch)
+        return self._density_of(b, self._half(b, which))
 
     def history(self, branch: str = "default") -> List[dict]:
         """Per-call densities recorded since reset (record_density=True)."""
@@ -230,11 +246,8 @@ class LiteAttention(nn.Module):
 
     def mask(self, branch: str = "default", which: str = "next") -> np.ndarray:
         """The mask as bools [B, Hq, Tq, Tk] (all True when the read is full)."""
-        b = self._branches[branch]
-        if which == "next":
-            half = b.half_of(_lib.lib().liteattn_state_current_mask(ctypes.byref(b.c)))
-        else:
-            half = b.last_read
+        b = self._ran(branch)
+        half = self._half(b, which)
         g = b.c.geom
         if half is None:
             return np.ones((b.batch, b.heads, g.tiles_q, g.tiles_k), dtype=bool)

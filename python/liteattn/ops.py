@@ -118,15 +118,17 @@ def fwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, read_mask: Optional[t
         a.must_do_k = ctypes.cast(kr, ctypes.POINTER(_lib.liteattn_range_t))
     if qr is not None:
         a.must_do_q = ctypes.cast(qr, ctypes.POINTER(_lib.liteattn_range_t))
-    stream = None
     if q.device.type == "cuda":
         # An explicit CUDA backend: a CPU-only library then fails with BACKEND_UNAVAILABLE
-        # instead of reading device memory on the host.
+        # instead of reading device memory on the host. The library launches on the current
+        # device (and refuses memory of another one), so make q's device current for the call.
         a.backend = _lib.BACKEND_CUDA
-        stream = torch.cuda.current_stream(q.device).cuda_stream
+        with torch.cuda.device(q.device):
+            stream = torch.cuda.current_stream(q.device).cuda_stream
+            _lib.check(_lib.lib().liteattn_fwd(ctypes.byref(a), stream), "liteattn_fwd")
     else:
         a.backend = _lib.BACKEND_CPU
-    _lib.check(_lib.lib().liteattn_fwd(ctypes.byref(a), stream), "liteattn_fwd")
+        _lib.check(_lib.lib().liteattn_fwd(ctypes.byref(a), None), "liteattn_fwd")
     return o, lse
 
 

@@ -49,6 +49,20 @@ def test_dense_calls_and_refresh(seed):
     assert [h["density"] for h in m.history()] == [1.0, 1.0, 1.0, 0.25, 0.25, 1.0, 0.25]
 
 
+def test_density_next_sees_refresh(seed):
+    """which='next' is what the next call reads: a full read before a refresh call, although a
+    marked mask exists."""
+    q, k, v = blocky_qkv(torch, S=512, seed=seed)
+    m = LiteAttention(threshold=-4.0, refresh_every=2)
+    m(q, k, v)                                    # call 0: full read, marks
+    assert m.density(which="next")[0] == pytest.approx(0.25)
+    m(q, k, v)                                    # call 1: reads the mask
+    assert m.density(which="next")[0] == 1.0      # call 2 is a refresh
+    assert m.mask(which="next").all()
+    with pytest.raises(LiteAttnError, match="branch"):
+        m.mask(branch="nope")
+
+
 def test_reset_restores_full_mask(seed):
     q, k, v = blocky_qkv(torch, S=512, seed=seed)
     m = LiteAttention(threshold=-4.0)

@@ -26,17 +26,23 @@ static int la_cuda_no_device(cudaError_t e) {
          || e == cudaErrorCompatNotSupportedOnDevice;
 }
 
-extern "C" int la_cuda_pointer_is_device(const void *ptr) {
-  cudaPointerAttributes a;
-  memset(&a, 0, sizeof a);
-  const cudaError_t e = cudaPointerGetAttributes(&a, ptr);
+/* What cudaPointerGetAttributes says of ptr: 1 with *attr filled, 0 for host memory (or no
+ * usable GPU), -1 on a real CUDA failure (recorded). */
+static int la_cuda_attributes(const void *ptr, cudaPointerAttributes *attr) {
+  memset(attr, 0, sizeof *attr);
+  const cudaError_t e = cudaPointerGetAttributes(attr, ptr);
   if (e != cudaSuccess) {
     (void)cudaGetLastError(); /* never leave the (non-sticky) error behind */
     if (e == cudaErrorInvalidValue || la_cuda_no_device(e)) return 0;
     la_error(LITEATTN_ERR_CUDA, "cudaPointerGetAttributes(%p): %s", ptr, cudaGetErrorString(e));
     return -1;
   }
-  return a.type == cudaMemoryTypeDevice || a.type == cudaMemoryTypeManaged;
+  return attr->type == cudaMemoryTypeDevice || attr->type == cudaMemoryTypeManaged;
+}
+
+extern "C" int la_cuda_pointer_is_device(const void *ptr) {
+  cudaPointerAttributes a;
+  return la_cuda_attributes(ptr, &a);
 }
 
 static liteattn_status_t la_cuda_fail(cudaError_t e, const char *what) {
@@ -54,18 +60,28 @@ static liteattn_status_t la_cuda_device(int *dev, int *major, int *minor) {
   return LITEATTN_OK;
 }
 
-/* Checks shared by every CUDA kernel: all buffers in device memory. */
+/* Checks shared by every CUDA kernel: all buffers in device memory of the current device (the
+ * kernels launch there; memory of another GPU would fault or race). */
 static liteattn_status_t la_cuda_check_pointers(const la_plan_t *p) {
   const void *ptrs[] = {p->q, p->k, p->v, p->o, p->lse, p->read_mask, p->write_mask};
   const char *names[] = {"q", "k", "v", "o", "lse", "read_mask", "write_mask"};
+  int cur = -1;
+  const cudaError_t e = cudaGetDevice(&cur);
+  if (e != cudaSuccess) return la_cuda_fail(e, "cudaGetDevice");
   for (int i = 0; i < 7; ++i) {
     if (!ptrs[i]) continue;
-    const int dev = la_cuda_pointer_is_device(ptrs[i]);
+    cudaPointerAttributes a;
+    const int dev = la_cuda_attributes(ptrs[i], &a);
     if (dev < 0) return LITEATTN_ERR_CUDA;
     if (!dev)
       return la_error(LITEATTN_ERR_WRONG_DEVICE,
                       "%s = %p is host memory; the CUDA backend needs device memory", names[i],
                       ptrs[i]);
+    if (a.type == cudaMemoryTypeDevice && a.device != cur)
+      return la_error(LITEATTN_ERR_WRONG_DEVICE,
+                      "%s = %p is memory of CUDA device %d, but the current device is %d (make "
+                      "it current, e.g. cudaSetDevice or torch.cuda.device)",
+                      names[i], ptrs[i], a.device, cur);
   }
   return LITEATTN_OK;
 }
@@ -99,12 +115,13 @@ static liteattn_status_t la_portable_check(const la_plan_t *p) {
                                  {p->o_sb, p->o_ss, p->o_sh}};
   const char *names[] = {"q", "k", "v", "o"};
   for (int i = 0; i < 4; ++i) {
+    const int64_t sizes[3] = {p->B, i == 1 || i == 2 ? p->Sk : p->Sq, i == 1 || i == 2 ? p->Hkv : p->Hq};
     if ((uintptr_t)bases[i] % 16 != 0)
       return la_error(LITEATTN_ERR_MISALIGNED,
                       "%s.data = %p is not 16-byte aligned (the CUDA kernel loads 16 bytes)",
                       names[i], bases[i]);
     for (int s = 0; s < 3; ++s)
-      if (strides[i][s] % 8 != 0)
+      if (strides[i][s] % 8 != 0 && sizes[s] > 1) /* a size-1 dim's stride is never used */
         return la_error(LITEATTN_ERR_MISALIGNED,
                         "%s strides (b %lld, s %lld, h %lld): the CUDA kernel needs multiples of "
                         "8 elements",
@@ -169,8 +186,14 @@ extern "C" liteattn_kernel_t la_cuda_select(const la_plan_t *plan, liteattn_stat
     *why = st;
     return LITEATTN_KERNEL_NONE;
   }
-  if (major == 9 && minor == 0 && la_sm90_check(plan) == LITEATTN_OK)
-    return LITEATTN_KERNEL_CUDA_SM90;
+  if (major == 9 && minor == 0) {
+    /* A probe: if the Hopper kernel cannot take this plan the portable one may, and a call that
+     * succeeds must not leave the probe's reason as the thread's last error. */
+    la_saved_error_t saved;
+    la_error_save(&saved);
+    if (la_sm90_check(plan) == LITEATTN_OK) return LITEATTN_KERNEL_CUDA_SM90;
+    la_error_restore(&saved);
+  }
 #endif
   if ((st = la_portable_check(plan))) {
     *why = st;
