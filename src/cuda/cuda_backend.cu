@@ -65,9 +65,8 @@ static liteattn_status_t la_cuda_device(int *dev, int *major, int *minor) {
 static liteattn_status_t la_cuda_check_pointers(const la_plan_t *p) {
   const void *ptrs[] = {p->q, p->k, p->v, p->o, p->lse, p->read_mask, p->write_mask};
   const char *names[] = {"q", "k", "v", "o", "lse", "read_mask", "write_mask"};
-  int cur = -1;
-  const cudaError_t e = cudaGetDevice(&cur);
-  if (e != cudaSuccess) return la_cuda_fail(e, "cudaGetDevice");
+  int cur = -1; /* asked only once a device pointer is seen: host buffers on a machine without
+                 * a driver must get WRONG_DEVICE, not a CUDA error */
   for (int i = 0; i < 7; ++i) {
     if (!ptrs[i]) continue;
     cudaPointerAttributes a;
@@ -77,7 +76,12 @@ static liteattn_status_t la_cuda_check_pointers(const la_plan_t *p) {
       return la_error(LITEATTN_ERR_WRONG_DEVICE,
                       "%s = %p is host memory; the CUDA backend needs device memory", names[i],
                       ptrs[i]);
-    if (a.type == cudaMemoryTypeDevice && a.device != cur)
+    if (a.type != cudaMemoryTypeDevice) continue;
+    if (cur < 0) {
+      const cudaError_t e = cudaGetDevice(&cur);
+      if (e != cudaSuccess) return la_cuda_fail(e, "cudaGetDevice");
+    }
+    if (a.device != cur)
       return la_error(LITEATTN_ERR_WRONG_DEVICE,
                       "%s = %p is memory of CUDA device %d, but the current device is %d (make "
                       "it current, e.g. cudaSetDevice or torch.cuda.device)",
