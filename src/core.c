@@ -139,15 +139,15 @@ liteattn_status_t liteattn_mask_geometry(int64_t batch, int64_t heads_q, int64_t
   geom->tiles_q = (seqlen_q + bm - 1) / bm;
   geom->tiles_k = (seqlen_k + bn - 1) / bn;
   geom->words_per_row = (geom->tiles_k + 31) / 32;
-  geom->rows = batch * heads_q * geom->tiles_q;
-  geom->words = geom->rows * geom->words_per_row;
-  geom->bytes = (size_t)geom->words * sizeof(uint32_t);
-  /* rows < 2^24 * 2^30 and W < 2^25 could still overflow: keep a mask (and the state's pair of
-   * masks) addressable. */
+  geom->rows = batch * heads_q * geom->tiles_q; /* < 2^24 * 2^30: fits */
+  /* rows * W (W < 2^25) could overflow: check before multiplying, and keep a mask (and the
+   * state's pair of masks) addressable. */
   if (geom->rows > LA_MAX_MASK_WORDS / geom->words_per_row)
     return la_error(LITEATTN_ERR_TOO_LARGE,
                     "a mask for %lld rows of %lld words exceeds 2^40 words", (long long)geom->rows,
                     (long long)geom->words_per_row);
+  geom->words = geom->rows * geom->words_per_row;
+  geom->bytes = (size_t)geom->words * sizeof(uint32_t);
   return LITEATTN_OK;
 }
 
