@@ -56,3 +56,29 @@ def test_time_budget_stops_the_chunk(tmp_path):
     assert train.main(ARGS[:6] + ["--minutes", "0", "--device", "cpu", "--compile", "off",
                                   "--run", str(tmp_path)]) == 0
     assert json.loads((tmp_path / "meta.json").read_text())["step"] == 0
+
+
+def test_data_parallel_two_ranks(tmp_path):
+    """torchrun with 2 CPU ranks (gloo): both take the same steps, rank 0 alone writes, the
+    samples count both ranks' clips, and the result resumes in one process."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(train.__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=str(root), OMP_NUM_THREADS="1")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           str(root / "testbed" / "train.py")] + ARGS + ["--run-dir", str(tmp_path), "--max-steps", "3"]
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
+    assert "data parallel over 2 GPUs" in r.stdout
+    meta = json.loads((tmp_path / "meta.json").read_text())
+    assert meta["step"] == 3 and meta["samples"] == 3 * 2 * 2
+    assert meta["chunks"][-1]["gpus"] == 2
+    assert meta["gpu_seconds"] >= 2 * meta["chunks"][-1]["loop_seconds"]
+    rows = list(csv.DictReader(open(tmp_path / "loss.csv")))
+    assert [int(r["step"]) for r in rows] == [1, 2, 3]  # one writer, no duplicate rows
+    assert [int(r["samples"]) for r in rows] == [4, 8, 12]
+    run(tmp_path, "--max-steps", "4")  # a single process goes on from the data-parallel state
+    meta = json.loads((tmp_path / "meta.json").read_text())
+    assert meta["step"] == 4 and meta["samples"] == 12 + 2
