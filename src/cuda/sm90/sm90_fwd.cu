@@ -30,6 +30,15 @@
 /* Named barrier ids (0 is __syncthreads): pingpong turn of consumer 0 / 1, end-of-item marking. */
 #define LA_NB_PP 1
 #define LA_NB_MARK 3
+/* v6 (default): the marking criterion of tile j and the look-up of the next visited tile run
+ * in the next iteration's GEMM wait (after the issue, before wgmma.wait_group 1), off the path
+ * from the softmax to the next issue. -DLA_SM90_V4_MARK builds the v4 order (criterion right
+ * after the tile's softmax, look-up before the next issue) for A/B timing from one tree. */
+#ifdef LA_SM90_V4_MARK
+#define LA_DEFER 0
+#else
+#define LA_DEFER 1
+#endif
 
 /* Shared memory of one CTA. Every tile buffer is a multiple of 1024 B from a 1024-aligned base,
  * as 128B swizzle requires (the swizzle atom is 8 rows x 128 B). Tiles are slab-major:
@@ -344,12 +353,15 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
       l0 = l0 * a0 + ps0;
       l1 = l1 * a1 + ps1;
     };
-    /* Marking of tile j (called after its softmax, while the PV GEMM runs): the criterion
-     * against the state before the tile (x: the tile's row maxima, mo/lo: running max and
-     * partial row sums before it). A thread keeps the tile if one of its valid rows does; the
-     * bits of one mask word gather in a register and are OR-ed over the warp and into shared
-     * memory when the word changes (la_flush). */
-    auto mark = [&](int j, float x0, float x1, float mo0, float mo1, float lo0, float lo1) {
+    /* Marking of tile j: the criterion against the state before the tile (c: the PEAK term
+     * (x - mo) * c of the tile's row maxima x and the running maxima mo before it; lo: the
+     * partial row sums before it). nvis must still count tiles up to j (j is the nvis-th). A
+     * thread keeps the tile if one of its valid rows does; the bits of one mask word gather in
+     * a register and are OR-ed over the warp and into shared memory when the word changes
+     * (la_flush). v6 calls it for the previous tile right after issuing the next GEMMs, while
+     * the warp would otherwise only wait for them (LA_SM90_V4_MARK: after the tile's own
+     * softmax, on the path to the next issue). */
+    auto mark = [&](int j, float c0, float c1, float lo0, float lo1) {
       const int nk = p.Sk - j * LA_BN < LA_BN ? p.Sk - j * LA_BN : LA_BN;
       if ((int)(j >> 5) != kw) {
         la_flush(kept, kw, kbits, lane);
@@ -359,7 +371,6 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
       int keep = nvis == 1 || it.must_q || (p.nmk && la_must_k(p, j));
       if (!keep) {
         const int v0 = q0 < p.Sq, v1 = q0 + 8 < p.Sq;
-        float c0 = (x0 - mo0) * c, c1 = (x1 - mo1) * c;
         if (p.mass) {
           /* c + log2(n) bounds MASS from above (l >= 1: the running max contributes 1) and
            * c + log2(n) - log2(keys so far) from below (l <= keys so far). Only when thr
@@ -415,17 +426,23 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
       la_wgmma_fence();
       issue_qk(sc, s);
       if (PP) la_bar_arrive(LA_NB_PP + (1 - cw), 256);
+      int jn = -1;
+      if constexpr (LA_DEFER) jn = la_visit_next(p, it); /* under the GEMM */
       la_wgmma_wait<0>();
       la_fence_regs(sc);
       if (lt == 0) la_mbar_arrive(bar.empty_k(s));
       float x0, x1, mo0 = m0, mo1 = m1, lo0 = l0, lo1 = l1;
       softmax(sc, j, a0, a1, x0, x1);
-      if constexpr (MARK) mark(j, x0, x1, mo0, mo1, lo0, lo1);
+      /* The tile whose marking is pending (v6): its index, PEAK terms, row sums before it. */
+      int jm = j;
+      float cm0 = 0.0f, cm1 = 0.0f, lm0 = lo0, lm1 = lo1; /* the first tile is always kept */
+      if constexpr (MARK && !LA_DEFER) mark(j, (x0 - mo0) * c, (x1 - mo1) * c, lo0, lo1);
       to_p(sc, pr, a0, a1);
       uint32_t vs = s, vph = ph; /* stage of the V that P(j) multiplies */
 
       /* Steady state: issue S(j) and O += P(j-1) V(j-1); softmax S(j) under the PV GEMM. */
-      for (j = la_visit_next(p, it); j >= 0; j = la_visit_next(p, it)) {
+      if constexpr (!LA_DEFER) jn = la_visit_next(p, it);
+      for (j = jn; j >= 0; j = jn) {
         s = kcount % L::STAGES;
         ph = (kcount / L::STAGES) & 1u;
         ++kcount;
@@ -438,12 +455,21 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
         issue_qk(sc, s);
         issue_pv(o, pr, vs);
         if (PP) la_bar_arrive(LA_NB_PP + (1 - cw), 256);
+        if constexpr (LA_DEFER) { /* the GEMM wait: mark the previous tile, find the next */
+          if constexpr (MARK) mark(jm, cm0, cm1, lm0, lm1);
+          jn = la_visit_next(p, it);
+        }
         la_wgmma_wait<1>();
         la_fence_regs(sc);
         if (lt == 0) la_mbar_arrive(bar.empty_k(s));
         mo0 = m0, mo1 = m1, lo0 = l0, lo1 = l1;
         softmax(sc, j, a0, a1, x0, x1);
-        if constexpr (MARK) mark(j, x0, x1, mo0, mo1, lo0, lo1);
+        if constexpr (MARK) {
+          if constexpr (LA_DEFER)
+            jm = j, cm0 = (x0 - mo0) * c, cm1 = (x1 - mo1) * c, lm0 = lo0, lm1 = lo1;
+          else
+            mark(j, (x0 - mo0) * c, (x1 - mo1) * c, lo0, lo1);
+        }
         la_wgmma_wait<0>();
         la_fence_regs(o);
         la_fence_regs(pr);
@@ -451,6 +477,7 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
         to_p(sc, pr, a0, a1);
         vs = s;
         vph = ph;
+        if constexpr (!LA_DEFER) jn = la_visit_next(p, it);
       }
       /* Every Q K^T of the item is done: the producer may load the next Q now. */
       if (lt == 0) la_mbar_arrive(bar.empty_q());
@@ -462,6 +489,7 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
       la_wgmma_fence();
       issue_pv(o, pr, vs);
       if (PP) la_bar_arrive(LA_NB_PP + (1 - cw), 256);
+      if constexpr (MARK && LA_DEFER) mark(jm, cm0, cm1, lm0, lm1); /* the last tile */
       la_wgmma_wait<0>();
       la_fence_regs(o);
       if (lt == 0) la_mbar_arrive(bar.empty_v(vs));
