@@ -308,6 +308,80 @@ def bench(lib, seed, quick, ab=None):
         print("%-16s %-24s %9.3f %8.1f%s" % (str(r["shape"]), r["what"], r["ms"], tfl, note))
 
 
+def ab_bench(lib, ab, seed, rep_ms=800, dev="cuda"):
+    """A/B of two builds in one process (LIB = new, AB = previous), production schedule
+    (pingpong, persistent longest-first): per shape, dense, marking with nothing skipped (MASS
+    and PEAK, thr = -30) and random read masks (d = 0.5, 0.25, and 0.25 with MASS marking).
+    Each pair is timed new, prev, prev, new; a row's ms is the mean of its two medians."""
+    gen = torch.Generator(device=dev).manual_seed(seed)
+    mgen = torch.Generator().manual_seed(seed)
+    rows = []
+    for H, S, D in ((12, 32760, 128), (48, 17776, 64)):
+        dt = BF16
+        q, k, v = (make(1, S, H, D, "bshd", dt, dev, gen) for _ in range(3))
+        o = torch.empty_like(q)
+        geom = lib.geometry(1, H, S, S, D, dt)
+        wm = torch.zeros(geom["words"], dtype=torch.int32, device=dev)
+        masks = {d: random_mask(geom, d, mgen).to(dev) for d in (0.5, 0.25)}
+        configs = [("dense", None, None, None), ("MASS thr=-30", None, MASS, -30.0),
+                   ("PEAK thr=-30", None, PEAK, -30.0), ("d=0.50", 0.5, None, None),
+                   ("d=0.25", 0.25, None, None), ("d=0.25 MASS thr=-4", 0.25, MASS, -4.0)]
+        res = {}
+        for name, d, crit, thr in configs:
+            rm = None if d is None else masks[d]
+            def call(l, rm=rm, crit=crit, thr=thr):
+                if crit is None:
+                    l.run(1, dt, q, k, v, o, None, rm, pp=1, persist=2)
+                else:
+                    l.run(1, dt, q, k, v, o, None, rm, wm, thr, crit, pp=1, persist=2)
+            t = {"new": [], "prev": []}
+            kept = {}
+            for which in ("new", "prev", "prev", "new"):
+                l = lib if which == "new" else ab
+                t[which].append(bench_ms(lambda: call(l), rep_ms))
+                if crit is not None:
+                    wm.zero_()
+                    call(l)
+                    if dev == "cuda":
+                        torch.cuda.synchronize()
+                    kept[which] = sum(bin(x & 0xFFFFFFFF).count("1") for x in wm.cpu().tolist())
+            r = dict(shape=(H, S, D), what=name, new=sum(t["new"]) / 2,
+                     prev=sum(t["prev"]) / 2, new_runs=t["new"], prev_runs=t["prev"])
+            if kept:
+                visited = (geom["rows"] * geom["Tk"] if rm is None else
+                           sum(bin(x & 0xFFFFFFFF).count("1") for x in rm.cpu().tolist()))
+                r["kept_new"], r["kept_prev"], r["visited"] = kept["new"], kept["prev"], visited
+            res[name] = r
+            rows.append(r)
+            print("%-16s %-20s new %8.3f ms  prev %8.3f ms  new/prev %.3f%s" % (
+                str(r["shape"]), name, r["new"], r["prev"], r["new"] / r["prev"],
+                "" if not kept else "  kept %d/%d (prev %d)%s" % (
+                    kept["new"], visited, kept["prev"],
+                    "" if kept["new"] == kept["prev"] else "  KEPT MISMATCH")), flush=True)
+        dense = res["dense"]
+        for name, r in res.items():
+            d = 0.5 if "d=0.50" in name else 0.25 if "d=0.25" in name else 1.0
+            base = dense if "d=0.25 MASS" not in name else res["d=0.25"]
+            for w in ("new", "prev"):
+                r["vs_" + w] = r[w] / (d * base[w] if base is dense else base[w])
+        print("RESULT (%d, %d, %d) marking overhead, nothing skipped: MASS new %+.1f%% prev "
+              "%+.1f%%; PEAK new %+.1f%% prev %+.1f%% (target <= 3%%)" % (
+                  H, S, D, 100 * (res["MASS thr=-30"]["vs_new"] - 1),
+                  100 * (res["MASS thr=-30"]["vs_prev"] - 1),
+                  100 * (res["PEAK thr=-30"]["vs_new"] - 1),
+                  100 * (res["PEAK thr=-30"]["vs_prev"] - 1)))
+        print("RESULT (%d, %d, %d) sparse time / (d * dense): d=0.50 new %.3f prev %.3f; "
+              "d=0.25 new %.3f prev %.3f (target <= 1.05); d=0.25 MASS marking overhead new "
+              "%+.1f%% prev %+.1f%%; dense new/prev %.3f" % (
+                  H, S, D, res["d=0.50"]["vs_new"], res["d=0.50"]["vs_prev"],
+                  res["d=0.25"]["vs_new"], res["d=0.25"]["vs_prev"],
+                  100 * (res["d=0.25 MASS thr=-4"]["vs_new"] - 1),
+                  100 * (res["d=0.25 MASS thr=-4"]["vs_prev"] - 1),
+                  dense["new"] / dense["prev"]), flush=True)
+    with open(os.path.join(os.environ.get("OUT", "/tmp"), "ab.json"), "w") as fh:
+        json.dump(rows, fh, indent=1)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("lib")
@@ -317,6 +391,8 @@ def main():
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--only", default="", help="comma-separated case names to check")
     ap.add_argument("--ab", default="", help="another build of the bridge to time beside LIB")
+    ap.add_argument("--ab-bench", action="store_true",
+                    help="only the A/B table against --ab (marking and sparse, D=128 and D=64)")
     a = ap.parse_args()
     lib = Lib(a.lib)
     print("device:", torch.cuda.get_device_name(), "seed:", a.seed, flush=True)
@@ -324,6 +400,11 @@ def main():
     if a.check:
         fails = check(lib, a.seed, a.quick, [c for c in a.only.split(",") if c])
         print("check: %d failures" % fails, flush=True)
+    if a.ab_bench and fails == 0:
+        if not a.ab:
+            print("--ab-bench needs --ab PREVLIB")
+            return 2
+        ab_bench(lib, Lib(a.ab), a.seed + 1)
     if a.bench and fails == 0:
         bench(lib, a.seed + 1, a.quick, Lib(a.ab) if a.ab else None)
     return 1 if fails else 0
