@@ -25,9 +25,19 @@ build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_ARGS)
 	cmake --build $(BUILD) -j $(JOBS)
 
+# The demo replays the testbed model's recorded attention trajectory when it is committed, else
+# the demo's synthetic one (and says so).
+TRAJECTORY ?= testbed/trajectory/main.latraj
 run: build
 	@mkdir -p out
-	./$(BUILD)/demo/liteattn-demo --png out/demo_mask.png
+	@if [ -f "$(TRAJECTORY)" ]; then \
+	  echo "./$(BUILD)/demo/liteattn-demo --trajectory $(TRAJECTORY) --png out/demo_mask.png"; \
+	  ./$(BUILD)/demo/liteattn-demo --trajectory "$(TRAJECTORY)" --png out/demo_mask.png; \
+	else \
+	  echo "make run: $(TRAJECTORY) not found (no recorded trajectory committed yet):" \
+	    "replaying the synthetic trajectory instead"; \
+	  ./$(BUILD)/demo/liteattn-demo --png out/demo_mask.png; \
+	fi
 
 test-c: build
 	ctest --test-dir $(BUILD) -L quick --output-on-failure -j $(JOBS)

@@ -1,9 +1,12 @@
 /* demo.c — liteattn-demo: replays a denoising trajectory through the state helper
  * (liteattn_state_init / liteattn_fwd_state) and, per call, compares the sparse call with a dense
  * call on the same inputs: density of the mask read, time, relative L2 error of O. Writes a PNG of
- * one head's masks over the calls.
+ * the masks over the calls.
  *
- * Until a recorded trajectory exists, Q/K/V come from a synthetic generator that mimics what
+ * The trajectory is either recorded (--trajectory FILE: a .latraj file of testbed/trajectory.py,
+ * Q/K/V of a few (layer, head) series of the testbed model at every step of one generation; each
+ * series is one attention layer's head and gets its own state, B = 1, H = 1, bf16) or synthetic:
+ * Q/K/V from a generator that mimics what
  * LiteAttention relies on in video DiTs (attention local in space and time, a few sink tokens,
  * patterns that drift slowly across denoising steps). Tokens are laid out frames x height x width
  * (token n = (f*H + y)*W + x), B = 1, Hq = Hkv = heads, bf16. All features are in "hat" units:
@@ -39,6 +42,7 @@
 #include <time.h>
 
 #include "convert.h"
+#include "latraj.h"
 #include "liteattn.h"
 #include "png.h"
 
@@ -57,13 +61,21 @@ typedef struct demo_opts {
   uint64_t seed;
   const char *png;
   liteattn_backend_t backend; /* AUTO, CPU or CUDA */
+  const char *trajectory;     /* NULL: the synthetic trajectory */
+  int steps_set, thr_set;     /* given on the command line */
+  const char *synthetic_only; /* the first generator option given, if any */
 } demo_opts_t;
+
+#define DEMO_TRAJ_THR (-6.0f) /* default threshold of a recorded trajectory: the testbed's */
 
 static void demo_usage(FILE *f) {
   fprintf(f,
           "usage: liteattn-demo [options]\n"
-          "  --steps N            denoising calls to replay (default 20)\n"
-          "  --thr X              threshold, log2 units, <= 0 (default -9)\n"
+          "  --trajectory FILE    replay a recorded trajectory (.latraj) instead of the synthetic\n"
+          "                       one (the generator options grid .. seed and --png-head are refused\n"
+          "                       with it: the file has its own shapes; every series is drawn)\n"
+          "  --steps N            denoising calls to replay (default 20; recorded: all steps)\n"
+          "  --thr X              threshold, log2 units, <= 0 (default -9; recorded: -6)\n"
           "  --criterion C        peak | mass (default mass)\n"
           "  --refresh N          policy.refresh_every (default 0 = never revive a tile)\n"
           "  --dense N            policy.dense_calls (default 2)\n"
@@ -104,7 +116,13 @@ static int demo_parse(int argc, char **argv, demo_opts_t *o) {
     const char *v = argv[++i];
     long n = 0;
     int bad = 0;
-    if (!strcmp(a, "--steps")) bad = demo_int(v, 1, 100000, &n), o->steps = (int)n;
+    static const char *const generator[] = {"--frames", "--height", "--width", "--heads",
+                                            "--dim", "--sinks", "--seed", "--png-head"};
+    for (size_t j = 0; j < sizeof generator / sizeof generator[0]; ++j)
+      if (!strcmp(a, generator[j]) && !o->synthetic_only) o->synthetic_only = generator[j];
+    if (!strcmp(a, "--trajectory")) o->trajectory = v;
+    else if (!strcmp(a, "--steps"))
+      bad = demo_int(v, 1, 100000, &n), o->steps = (int)n, o->steps_set = 1;
     else if (!strcmp(a, "--frames")) bad = demo_int(v, 1, 4096, &n), o->frames = (int)n;
     else if (!strcmp(a, "--height")) bad = demo_int(v, 1, 4096, &n), o->height = (int)n;
     else if (!strcmp(a, "--width")) bad = demo_int(v, 1, 4096, &n), o->width = (int)n;
@@ -120,6 +138,7 @@ static int demo_parse(int argc, char **argv, demo_opts_t *o) {
       char *end;
       o->thr = strtof(v, &end);
       bad = end == v || *end || !(o->thr <= 0.0f); /* -inf allowed: marks nothing */
+      o->thr_set = 1;
     } else if (!strcmp(a, "--criterion")) {
       if (!strcmp(v, "peak")) o->criterion = LITEATTN_CRITERION_PEAK;
       else if (!strcmp(v, "mass")) o->criterion = LITEATTN_CRITERION_MASS;
@@ -137,6 +156,15 @@ static int demo_parse(int argc, char **argv, demo_opts_t *o) {
       fprintf(stderr, "liteattn-demo: bad value for %s: \"%s\"\n", a, v);
       return 2;
     }
+  }
+  if (o->trajectory) {
+    if (o->synthetic_only) {
+      fprintf(stderr, "liteattn-demo: %s is an option of the synthetic trajectory; a recorded one "
+              "(--trajectory) has its own shapes\n", o->synthetic_only);
+      return 2;
+    }
+    if (!o->thr_set) o->thr = DEMO_TRAJ_THR;
+    return 0;
   }
   if ((int64_t)o->frames * o->height * o->width > (1 << 20)) {
     fprintf(stderr, "liteattn-demo: frames*height*width = %lld tokens is more than 2^20\n",
@@ -300,15 +328,62 @@ static liteattn_tensor_t demo_tensor(void *data, int64_t n, int H, int D) {
 typedef struct demo_host {
   uint16_t *q, *k, *v, *o_sparse, *o_dense;
   uint32_t *mask;  /* one mask, host copy */
-  uint8_t *panels; /* steps * Tq * Tk: 1 = computed, for the heatmap head */
+  uint8_t *panels; /* per replay, steps * Tq * Tk: 1 = computed, for the heatmap head */
   float *head_density; /* heads */
 } demo_host_t;
 
-static double demo_rel_l2(const uint16_t *x, const uint16_t *ref, int64_t n) {
+/* Where one replay's Q/K/V come from: `fill` writes host q, k, v (bf16, bshd, B = 1) of step t. */
+typedef struct demo_source {
+  int64_t n;
+  int H, D, steps;
+  float scale;            /* 0 = 1/sqrt(D) */
+  const float *timesteps; /* [steps] (recorded), or NULL */
+  int (*fill)(const struct demo_source *src, int t, uint16_t *q, uint16_t *k, uint16_t *v);
+  const demo_opts_t *o;   /* synthetic */
+  const demo_gen_t *gen;
+  latraj_t *traj;         /* recorded */
+  uint32_t series;
+} demo_source_t;
+
+static int demo_fill_synthetic(const demo_source_t *src, int t, uint16_t *q, uint16_t *k,
+                               uint16_t *v) {
+  demo_generate(src->o, src->gen, t, q, k, v);
+  return 0;
+}
+
+static int demo_fill_recorded(const demo_source_t *src, int t, uint16_t *q, uint16_t *k,
+                              uint16_t *v) {
+  uint16_t *dst[3] = {q, k, v};
+  for (int x = 0; x < 3; ++x)
+    if (latraj_read(src->traj, (uint32_t)t, src->series, (latraj_tensor_t)x, LITEATTN_DTYPE_BF16,
+                    dst[x], src->D)) {
+      fprintf(stderr, "liteattn-demo: %s\n", src->traj->error);
+      return 1;
+    }
+  return 0;
+}
+
+/* Sums over the calls of every replay. */
+typedef struct demo_totals {
+  int64_t calls;
+  double density, t_sparse, t_dense, max_err, max_row_err;
+} demo_totals_t;
+
+/* Relative L2 error of x against ref over n elements; *row_max gets the largest relative L2
+ * error of one row of `row` elements (a query token's output in one head). */
+static double demo_rel_l2(const uint16_t *x, const uint16_t *ref, int64_t n, int64_t row,
+                          double *row_max) {
   double num = 0.0, den = 0.0;
-  for (int64_t i = 0; i < n; ++i) {
-    const double r = la_bf16_to_float(ref[i]), d = la_bf16_to_float(x[i]) - r;
-    num += d * d, den += r * r;
+  *row_max = 0.0;
+  for (int64_t r0 = 0; r0 < n; r0 += row) {
+    double rn = 0.0, rd = 0.0;
+    for (int64_t i = r0; i < r0 + row; ++i) {
+      const double r = la_bf16_to_float(ref[i]), d = la_bf16_to_float(x[i]) - r;
+      rn += d * d, rd += r * r;
+    }
+    const double e = rd > 0.0 ? sqrt(rn / rd) : sqrt(rn);
+    *row_max = e > *row_max ? e : *row_max;
+    num += rn, den += rd;
   }
   return den > 0.0 ? sqrt(num / den) : sqrt(num);
 }
@@ -331,17 +406,49 @@ static double demo_rel_l2(const uint16_t *x, const uint16_t *ref, int64_t n) {
     }                                                                       \
   } while (0)
 
-/* Replays the trajectory with buffers on the device (dev = 1) or host. Returns 0 on success. */
-static int demo_replay(const demo_opts_t *o, const demo_gen_t *gen, demo_host_t *h, int dev,
-                       liteattn_backend_t backend) {
+#define DEMO_MIN_REPS 3
+#define DEMO_REPS 9
+#define DEMO_REP_SECONDS 0.025
+
+/* Timing one call: the fastest of a few runs, because one run is at the mercy of the scheduler
+ * on a shared machine. Runs `a` while fewer than DEMO_MIN_REPS runs were made or the runs so far
+ * took less than DEMO_REP_SECONDS, at most DEMO_REPS; `runs` were made before, the first taking
+ * `first` seconds. *best = the fastest. Returns 0 on success. */
+static int demo_time(const liteattn_fwd_args_t *a, int dev, int runs, double first, double *best) {
+  double spent = first;
+  *best = runs ? first : INFINITY;
+  for (; runs < DEMO_REPS && (runs < DEMO_MIN_REPS || spent < DEMO_REP_SECONDS); ++runs) {
+    const double t0 = demo_now();
+    const liteattn_status_t st = liteattn_fwd(a, NULL);
+    if (st != LITEATTN_OK) {
+      fprintf(stderr, "liteattn-demo: a timing run failed: %s (%s)\n", liteattn_status_name(st),
+              liteattn_last_error());
+      return 1;
+    }
+    if (mem_sync(dev)) {
+      fprintf(stderr, "liteattn-demo: synchronize failed on the device\n");
+      return 1;
+    }
+    const double dt = demo_now() - t0;
+    *best = dt < *best ? dt : *best, spent += dt;
+  }
+  return 0;
+}
+
+/* Replays one source through one state with buffers on the device (dev = 1) or host, prints a
+ * line per call, records the heatmap head's read masks in `panels` and adds to `tot`. Returns 0
+ * on success. */
+static int demo_replay(const demo_opts_t *o, const demo_source_t *src, demo_host_t *h,
+                       uint8_t *panels, int dev, liteattn_backend_t backend, demo_totals_t *tot) {
   const char *where = dev ? "device" : "host";
-  const int H = o->heads, D = o->dim;
-  const int64_t n = gen->n, elems = n * H * D;
+  const int H = src->H, D = src->D;
+  const int64_t n = src->n, elems = n * H * D;
   const size_t bytes = (size_t)elems * sizeof(uint16_t);
+  const int png_head = src->traj ? 0 : o->png_head;
   liteattn_mask_geometry_t g;
   liteattn_state_t state;
   demo_bufs_t b = {.dev = dev};
-  double sum_density = 0.0, t_sparse_all = 0.0, t_dense_all = 0.0, max_err = 0.0;
+  demo_totals_t sum = {0};
 
   DEMO_CHECK(liteattn_mask_geometry(1, H, n, n, D, LITEATTN_DTYPE_BF16, &g));
   const size_t mask_bytes = (size_t)g.words * sizeof(uint32_t);
@@ -355,6 +462,7 @@ static int demo_replay(const demo_opts_t *o, const demo_gen_t *gen, demo_host_t 
   liteattn_fwd_args_t args = LITEATTN_FWD_ARGS_INIT;
   args.q = demo_tensor(b.q, n, H, D), args.k = demo_tensor(b.k, n, H, D);
   args.v = demo_tensor(b.v, n, H, D), args.o = demo_tensor(b.o, n, H, D);
+  args.scale = src->scale;
   args.threshold = o->thr;
   args.criterion = o->criterion;
   args.backend = backend;
@@ -363,21 +471,14 @@ static int demo_replay(const demo_opts_t *o, const demo_gen_t *gen, demo_host_t 
   liteattn_kernel_t kernel;
   DEMO_CHECK(liteattn_fwd_check(&dense, &kernel));
 
-  printf("liteattn-demo: %dx%dx%d = %lld tokens, Hq = Hkv = %d, D = %d, bf16, %d sink tokens\n",
-         o->frames, o->height, o->width, (long long)n, H, D, o->sinks);
-  printf("tiles %lldx%lld (Tq = %lld, Tk = %lld); backend %s, kernel %s; seed %llu\n",
-         (long long)g.block_m, (long long)g.block_n, (long long)g.tiles_q, (long long)g.tiles_k,
-         dev ? "cuda" : "cpu", liteattn_kernel_name(kernel), (unsigned long long)o->seed);
-  printf("policy: dense_calls %lld, refresh_every %lld; criterion %s, thr %g (log2 units)\n",
-         (long long)o->dense, (long long)o->refresh,
-         o->criterion == LITEATTN_CRITERION_MASS ? "MASS" : "PEAK", (double)o->thr);
-  printf("read = density of the mask the call read; marked = density of the mask it wrote;\n"
-         "rel_L2 = ||O - O_dense||_2 / ||O_dense||_2 over all of O (bf16 outputs)\n\n");
-  printf("%4s  %-5s  %6s  %6s  %6s  %10s  %10s  %7s  %9s\n", "call", "mode", "thr", "read",
-         "marked", "sparse ms", "dense ms", "speedup", "rel_L2");
+  printf("tiles %lldx%lld (Tq = %lld, Tk = %lld); backend %s, kernel %s\n", (long long)g.block_m,
+         (long long)g.block_n, (long long)g.tiles_q, (long long)g.tiles_k, dev ? "cuda" : "cpu",
+         liteattn_kernel_name(kernel));
+  printf("%4s  %6s  %-5s  %6s  %6s  %6s  %10s  %10s  %7s  %9s  %9s\n", "call", "t", "mode", "thr",
+         "read", "marked", "sparse ms", "dense ms", "speedup", "rel_L2", "row_L2max");
 
-  for (int t = 0; t < o->steps; ++t) {
-    demo_generate(o, gen, t, h->q, h->k, h->v);
+  for (int t = 0; t < src->steps; ++t) {
+    DEMO_MEM(src->fill(src, t, h->q, h->k, h->v), "reading q/k/v");
     DEMO_MEM(mem_copy(dev, b.q, h->q, bytes, 0) || mem_copy(dev, b.k, h->k, bytes, 0)
                  || mem_copy(dev, b.v, h->v, bytes, 0),
              "copy of q/k/v");
@@ -398,16 +499,19 @@ static int demo_replay(const demo_opts_t *o, const demo_gen_t *gen, demo_host_t 
     } else {
       DEMO_CHECK(liteattn_mask_fill(h->mask, &g));
     }
-    const uint32_t *head_rows = h->mask + (int64_t)o->png_head * g.tiles_q * g.words_per_row;
+    const uint32_t *head_rows = h->mask + (int64_t)png_head * g.tiles_q * g.words_per_row;
     for (int64_t qt = 0; qt < g.tiles_q; ++qt)
       for (int64_t j = 0; j < g.tiles_k; ++j)
-        h->panels[((int64_t)t * g.tiles_q + qt) * g.tiles_k + j] =
+        panels[((int64_t)t * g.tiles_q + qt) * g.tiles_k + j] =
             (uint8_t)(head_rows[qt * g.words_per_row + (j >> 5)] >> (j & 31) & 1u);
 
-    double t0 = demo_now();
+    const double t0 = demo_now();
     DEMO_CHECK(liteattn_fwd_state(&state, &args, NULL));
     DEMO_MEM(mem_sync(dev), "synchronize");
-    const double t_sparse = demo_now() - t0;
+    double t_sparse = demo_now() - t0;
+    /* The repeats run the call just made (`peek`: the same read mask, which the call did not
+     * touch, and the same write mask, rewritten with the same bits: calls are deterministic). */
+    if (demo_time(&peek, dev, 1, t_sparse, &t_sparse)) goto fail;
     DEMO_MEM(mem_copy(dev, h->o_sparse, b.o, bytes, 1), "copy of o");
 
     double marked = -1.0;
@@ -417,27 +521,28 @@ static int demo_replay(const demo_opts_t *o, const demo_gen_t *gen, demo_host_t 
       DEMO_CHECK(liteattn_mask_density(h->mask, &g, &marked, NULL));
     }
 
-    t0 = demo_now();
-    DEMO_CHECK(liteattn_fwd(&dense, NULL));
-    DEMO_MEM(mem_sync(dev), "synchronize");
-    const double t_dense = demo_now() - t0;
+    double t_dense;
+    if (demo_time(&dense, dev, 0, 0.0, &t_dense)) goto fail;
     DEMO_MEM(mem_copy(dev, h->o_dense, b.o, bytes, 1), "copy of o");
 
-    const double err = demo_rel_l2(h->o_sparse, h->o_dense, elems);
-    sum_density += read_density;
-    t_sparse_all += t_sparse, t_dense_all += t_dense;
-    max_err = err > max_err ? err : max_err;
-    char marked_s[16] = "     -";
+    double row_err;
+    const double err = demo_rel_l2(h->o_sparse, h->o_dense, elems, D, &row_err);
+    sum.calls += 1, sum.density += read_density;
+    sum.t_sparse += t_sparse, sum.t_dense += t_dense;
+    sum.max_err = err > sum.max_err ? err : sum.max_err;
+    sum.max_row_err = row_err > sum.max_row_err ? row_err : sum.max_row_err;
+    char marked_s[16] = "     -", step_s[16] = "     -";
     if (marked >= 0.0) snprintf(marked_s, sizeof marked_s, "%6.3f", marked);
-    printf("%4d  %-5s  %6.2f  %6.3f  %6s  %10.2f  %10.2f  %6.2fx  %9.2e\n", t, mode,
-           (double)o->thr, read_density, marked_s, 1e3 * t_sparse, 1e3 * t_dense,
-           t_dense / t_sparse, err);
+    if (src->timesteps) snprintf(step_s, sizeof step_s, "%6.3f", (double)src->timesteps[t]);
+    printf("%4d  %6s  %-5s  %6.2f  %6.3f  %6s  %10.2f  %10.2f  %6.2fx  %9.2e  %9.2e\n", t, step_s,
+           mode, (double)o->thr, read_density, marked_s, 1e3 * t_sparse, 1e3 * t_dense,
+           t_dense / t_sparse, err, row_err);
     fflush(stdout);
   }
-  printf("\nsummary: %d calls, mean read density %.3f, time sparse %.1f ms vs dense %.1f ms "
-         "(%.2fx), max rel_L2 %.2e\n",
-         o->steps, sum_density / o->steps, 1e3 * t_sparse_all, 1e3 * t_dense_all,
-         t_dense_all / t_sparse_all, max_err);
+  printf("summary: %d calls, mean read density %.3f, time sparse %.1f ms vs dense %.1f ms "
+         "(%.2fx), max rel_L2 %.2e, max row_L2max %.2e\n",
+         src->steps, sum.density / (double)sum.calls, 1e3 * sum.t_sparse, 1e3 * sum.t_dense,
+         sum.t_dense / sum.t_sparse, sum.max_err, sum.max_row_err);
   const uint32_t *last = liteattn_state_current_mask(&state);
   if (last) {
     DEMO_MEM(mem_copy(dev, h->mask, last, mask_bytes, 1), "copy of the last mask");
@@ -447,6 +552,10 @@ static int demo_replay(const demo_opts_t *o, const demo_gen_t *gen, demo_host_t 
     for (int hq = 0; hq < H; ++hq) printf(" %.3f", (double)h->head_density[hq]);
     printf("\n");
   }
+  tot->calls += sum.calls, tot->density += sum.density;
+  tot->t_sparse += sum.t_sparse, tot->t_dense += sum.t_dense;
+  tot->max_err = sum.max_err > tot->max_err ? sum.max_err : tot->max_err;
+  tot->max_row_err = sum.max_row_err > tot->max_row_err ? sum.max_row_err : tot->max_row_err;
   demo_bufs_free(&b);
   return 0;
 fail:
@@ -460,11 +569,13 @@ fail:
 #define DEMO_PANEL_COLS 10
 #define DEMO_GAP 4 /* pixels between panels */
 
-static int demo_heatmap(const demo_opts_t *o, const uint8_t *panels, int64_t Tq, int64_t Tk) {
+/* `groups` replays (series) of o->steps panels each; every group starts a new row of panels. */
+static int demo_heatmap(const demo_opts_t *o, const uint8_t *panels, int64_t groups, int64_t Tq,
+                        int64_t Tk) {
   const int64_t big = Tq > Tk ? Tq : Tk;
   const int64_t px = big >= 128 ? 1 : 128 / big; /* pixels per tile: panels ~128 px */
   const int64_t cols = o->steps < DEMO_PANEL_COLS ? o->steps : DEMO_PANEL_COLS;
-  const int64_t rows = (o->steps + cols - 1) / cols;
+  const int64_t group_rows = (o->steps + cols - 1) / cols, rows = groups * group_rows;
   const int64_t pw = Tk * px, ph = Tq * px;
   const int64_t W = DEMO_GAP + cols * (pw + DEMO_GAP), Hh = DEMO_GAP + rows * (ph + DEMO_GAP);
   if (W > 16384 || Hh > 16384) {
@@ -475,13 +586,15 @@ static int demo_heatmap(const demo_opts_t *o, const uint8_t *panels, int64_t Tq,
   uint8_t *img = malloc((size_t)(W * Hh));
   if (!img) return 1;
   memset(img, 110, (size_t)(W * Hh)); /* grey background between panels */
-  for (int64_t t = 0; t < o->steps; ++t) {
-    const int64_t x0 = DEMO_GAP + (t % cols) * (pw + DEMO_GAP);
-    const int64_t y0 = DEMO_GAP + (t / cols) * (ph + DEMO_GAP);
-    for (int64_t y = 0; y < ph; ++y)
-      for (int64_t x = 0; x < pw; ++x)
-        img[(y0 + y) * W + x0 + x] = panels[(t * Tq + y / px) * Tk + x / px] ? 255 : 25;
-  }
+  for (int64_t gi = 0; gi < groups; ++gi)
+    for (int64_t t = 0; t < o->steps; ++t) {
+      const int64_t x0 = DEMO_GAP + (t % cols) * (pw + DEMO_GAP);
+      const int64_t y0 = DEMO_GAP + (gi * group_rows + t / cols) * (ph + DEMO_GAP);
+      const uint8_t *panel = panels + (gi * o->steps + t) * Tq * Tk;
+      for (int64_t y = 0; y < ph; ++y)
+        for (int64_t x = 0; x < pw; ++x)
+          img[(y0 + y) * W + x0 + x] = panel[(y / px) * Tk + x / px] ? 255 : 25;
+    }
   /* Create the directory of the path if it is missing (one level, as for out/). */
   char dir[4096];
   const char *slash = strrchr(o->png, '/');
@@ -496,10 +609,139 @@ static int demo_heatmap(const demo_opts_t *o, const uint8_t *panels, int64_t Tq,
     fprintf(stderr, "liteattn-demo: cannot write %s\n", o->png);
     return 1;
   }
-  printf("heatmap: %s (head %d; one panel per call, left to right then down; rows = query "
-         "tiles, columns = key tiles; white = computed, dark = skipped)\n",
-         o->png, o->png_head);
+  char whose[64];
+  if (o->trajectory)
+    snprintf(whose, sizeof whose, "every series, each from a new row of %lld",
+             (long long)group_rows);
+  else
+    snprintf(whose, sizeof whose, "head %d", o->png_head);
+  printf("heatmap: %s (%s; one panel per call, left to right then down; rows = query tiles, "
+         "columns = key tiles; white = computed, dark = skipped)\n", o->png, whose);
   return 0;
+}
+
+/* Buffers for `groups` replays of n tokens x hd (heads * dim), Tq x Tk tiles. */
+static int demo_host_alloc(demo_host_t *h, const demo_opts_t *o, int64_t groups, int64_t n,
+                           int64_t hd, const liteattn_mask_geometry_t *g) {
+  const size_t bytes = sizeof(uint16_t) * (size_t)(n * hd);
+  h->q = malloc(bytes), h->k = malloc(bytes), h->v = malloc(bytes);
+  h->o_sparse = malloc(bytes), h->o_dense = malloc(bytes);
+  h->mask = malloc(g->bytes);
+  h->panels = malloc((size_t)(groups * o->steps * g->tiles_q * g->tiles_k));
+  h->head_density = malloc(sizeof(float) * (size_t)(o->heads > 1 ? o->heads : 1));
+  if (h->q && h->k && h->v && h->o_sparse && h->o_dense && h->mask && h->panels && h->head_density)
+    return 0;
+  fprintf(stderr, "liteattn-demo: out of host memory\n");
+  return 1;
+}
+
+static void demo_host_free(demo_host_t *h) {
+  free(h->q), free(h->k), free(h->v), free(h->o_sparse), free(h->o_dense), free(h->mask);
+  free(h->panels), free(h->head_density);
+}
+
+static void demo_print_policy(const demo_opts_t *o) {
+  printf("policy: dense_calls %lld, refresh_every %lld; criterion %s, thr %g (log2 units)\n",
+         (long long)o->dense, (long long)o->refresh,
+         o->criterion == LITEATTN_CRITERION_MASS ? "MASS" : "PEAK", (double)o->thr);
+  printf("t = the step's timestep (recorded only); read = density of the mask the call read;\n"
+         "marked = density of the mask it wrote; rel_L2 = ||O - O_dense||_2 / ||O_dense||_2 over\n"
+         "all of O, row_L2max = the largest such error of one query row (bf16 outputs)\n");
+}
+
+/* Replays one source on the device if asked, else (or if that fails) on the CPU backend. */
+static int demo_replay_any(const demo_opts_t *o, const demo_source_t *src, demo_host_t *h,
+                           uint8_t *panels, int dev, demo_totals_t *tot) {
+  demo_totals_t before = *tot;
+  int rc = demo_replay(o, src, h, panels, dev, dev ? LITEATTN_BACKEND_CUDA : LITEATTN_BACKEND_CPU,
+                       tot);
+  if (rc && dev) {
+    fprintf(stderr, "liteattn-demo: the CUDA path failed; replaying on the CPU backend\n");
+    *tot = before;
+    rc = demo_replay(o, src, h, panels, 0, LITEATTN_BACKEND_CPU, tot);
+  }
+  return rc;
+}
+
+/* The recorded trajectory: every series through its own state. */
+static int demo_run_recorded(demo_opts_t *o, int dev) {
+  latraj_t traj;
+  if (latraj_open(&traj, o->trajectory)) {
+    fprintf(stderr, "liteattn-demo: %s\n", traj.error);
+    return 1;
+  }
+  if (o->steps_set && (uint32_t)o->steps > traj.steps) {
+    fprintf(stderr, "liteattn-demo: --steps %d: %s has %u steps\n", o->steps, o->trajectory,
+            traj.steps);
+    latraj_close(&traj);
+    return 2;
+  }
+  if (!o->steps_set) o->steps = (int)traj.steps;
+  const int64_t n = traj.seqlen, D = traj.head_dim;
+  liteattn_mask_geometry_t g;
+  demo_host_t h = {0};
+  demo_totals_t tot = {0};
+  int rc = 1;
+  if (liteattn_mask_geometry(1, 1, n, n, D, LITEATTN_DTYPE_BF16, &g)) {
+    fprintf(stderr, "liteattn-demo: %s: %s\n", o->trajectory, liteattn_last_error());
+    goto done;
+  }
+  if (demo_host_alloc(&h, o, traj.series, n, D, &g)) goto done;
+  printf("liteattn-demo: recorded trajectory %s\n", o->trajectory);
+  printf("%u steps x %u series (layer, head), window %u frames x %u x %u = %lld tokens, D = %lld, "
+         "%s-encoded, replayed in bf16 with the model's scale %g; B = 1, H = 1 per series\n",
+         traj.steps, traj.series, traj.frames, traj.rows, traj.cols, (long long)n, (long long)D,
+         traj.encoding == LATRAJ_ENCODING_INT8 ? "int8" : "fp16", (double)traj.scale);
+  demo_print_policy(o);
+  for (uint32_t p = 0; p < traj.series; ++p) {
+    printf("\nseries %u: layer %u, head %u (its own state, as one attention layer's head)\n", p,
+           traj.layer[p], traj.head[p]);
+    const demo_source_t src = {.n = n, .H = 1, .D = (int)D, .steps = o->steps,
+                               .scale = traj.scale, .timesteps = traj.timesteps,
+                               .fill = demo_fill_recorded, .traj = &traj, .series = p};
+    if (demo_replay_any(o, &src, &h, h.panels + (int64_t)p * o->steps * g.tiles_q * g.tiles_k,
+                        dev, &tot))
+      goto done;
+  }
+  printf("\nsummary, all series: %u x %d calls, mean read density %.3f, time sparse %.1f ms vs "
+         "dense %.1f ms (%.2fx), max rel_L2 %.2e, max row_L2max %.2e\n",
+         traj.series, o->steps, tot.density / (double)tot.calls, 1e3 * tot.t_sparse,
+         1e3 * tot.t_dense, tot.t_dense / tot.t_sparse, tot.max_err, tot.max_row_err);
+  rc = o->png[0] ? demo_heatmap(o, h.panels, traj.series, g.tiles_q, g.tiles_k) : 0;
+done:
+  demo_host_free(&h);
+  latraj_close(&traj);
+  return rc;
+}
+
+/* The synthetic trajectory (see the top of the file). */
+static int demo_run_synthetic(const demo_opts_t *o, int dev) {
+  const int64_t n = (int64_t)o->frames * o->height * o->width, hd = (int64_t)o->heads * o->dim;
+  liteattn_mask_geometry_t g;
+  if (liteattn_mask_geometry(1, o->heads, n, n, o->dim, LITEATTN_DTYPE_BF16, &g)) {
+    fprintf(stderr, "liteattn-demo: %s\n", liteattn_last_error());
+    return 1;
+  }
+  demo_gen_t gen = {.n = n, .hd = hd, .g = malloc(sizeof(float) * 6 * (size_t)(n * hd))};
+  demo_host_t h = {0};
+  demo_totals_t tot = {0};
+  int rc = 1;
+  if (!gen.g) fprintf(stderr, "liteattn-demo: out of host memory\n");
+  if (!gen.g || demo_host_alloc(&h, o, 1, n, hd, &g)) goto done;
+  uint64_t seed = o->seed;
+  for (int64_t i = 0; i < 6 * n * hd; ++i) gen.g[i] = rng_normal(&seed);
+  printf("liteattn-demo: synthetic trajectory, %dx%dx%d = %lld tokens, Hq = Hkv = %d, D = %d, "
+         "bf16, %d sink tokens, seed %llu\n", o->frames, o->height, o->width, (long long)n,
+         o->heads, o->dim, o->sinks, (unsigned long long)o->seed);
+  demo_print_policy(o);
+  const demo_source_t src = {.n = n, .H = o->heads, .D = o->dim, .steps = o->steps,
+                             .fill = demo_fill_synthetic, .o = o, .gen = &gen};
+  rc = demo_replay_any(o, &src, &h, h.panels, dev, &tot);
+  if (!rc && o->png[0]) rc = demo_heatmap(o, h.panels, 1, g.tiles_q, g.tiles_k);
+done:
+  free(gen.g);
+  demo_host_free(&h);
+  return rc;
 }
 
 int main(int argc, char **argv) {
@@ -519,40 +761,5 @@ int main(int argc, char **argv) {
     dev = demo_have_device();
     if (!dev) fprintf(stderr, "liteattn-demo: %s; using the CPU backend\n", why);
   }
-
-  const int64_t n = (int64_t)o.frames * o.height * o.width, hd = (int64_t)o.heads * o.dim;
-  liteattn_mask_geometry_t g;
-  if (liteattn_mask_geometry(1, o.heads, n, n, o.dim, LITEATTN_DTYPE_BF16, &g)) {
-    fprintf(stderr, "liteattn-demo: %s\n", liteattn_last_error());
-    return 1;
-  }
-  demo_gen_t gen = {.n = n, .hd = hd, .g = malloc(sizeof(float) * 6 * (size_t)(n * hd))};
-  demo_host_t h = {0};
-  const size_t bytes = sizeof(uint16_t) * (size_t)(n * hd);
-  h.q = malloc(bytes), h.k = malloc(bytes), h.v = malloc(bytes);
-  h.o_sparse = malloc(bytes), h.o_dense = malloc(bytes);
-  h.mask = malloc(sizeof(uint32_t) * (size_t)g.words);
-  h.panels = malloc((size_t)(o.steps * g.tiles_q * g.tiles_k));
-  h.head_density = malloc(sizeof(float) * (size_t)o.heads);
-  int rc = 1;
-  if (!gen.g || !h.q || !h.k || !h.v || !h.o_sparse || !h.o_dense || !h.mask || !h.panels
-      || !h.head_density) {
-    fprintf(stderr, "liteattn-demo: out of host memory\n");
-    goto done;
-  }
-  uint64_t seed = o.seed;
-  for (int64_t i = 0; i < 6 * n * hd; ++i) gen.g[i] = rng_normal(&seed);
-
-  rc = demo_replay(&o, &gen, &h, dev,
-                   dev ? LITEATTN_BACKEND_CUDA : LITEATTN_BACKEND_CPU);
-  if (rc && dev) {
-    fprintf(stderr, "liteattn-demo: the CUDA path failed; replaying on the CPU backend\n");
-    rc = demo_replay(&o, &gen, &h, 0, LITEATTN_BACKEND_CPU);
-  }
-  if (!rc && o.png[0]) rc = demo_heatmap(&o, h.panels, g.tiles_q, g.tiles_k);
-done:
-  free(gen.g);
-  free(h.q), free(h.k), free(h.v), free(h.o_sparse), free(h.o_dense), free(h.mask);
-  free(h.panels), free(h.head_density);
-  return rc;
+  return o.trajectory ? demo_run_recorded(&o, dev) : demo_run_synthetic(&o, dev);
 }

@@ -101,7 +101,8 @@ static int latraj_parse(latraj_t *t) {
                        (unsigned long long)blocks);
   t->layer = malloc(sizeof(uint32_t) * t->series), t->head = malloc(sizeof(uint32_t) * t->series);
   t->timesteps = malloc(sizeof(float) * t->steps);
-  t->block_offset = malloc(sizeof(size_t) * blocks), t->block_bytes = malloc(sizeof(size_t) * blocks);
+  t->block_offset = malloc(sizeof(size_t) * blocks);
+  t->block_bytes = malloc(sizeof(size_t) * blocks);
   t->scratch = malloc(latraj_payload_bytes(t));
   if (!t->layer || !t->head || !t->timesteps || !t->block_offset || !t->block_bytes || !t->scratch)
     return latraj_fail(t, "out of memory");

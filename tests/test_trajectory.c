@@ -153,7 +153,8 @@ static void test_reader_roundtrip(void) {
               const int in = d < 16;
               const float want = in ? la_known(s, p, x, r, (uint32_t)d) : -99.0f;
               wrong += f[r * stride + d] != want;
-              wrong += in ? h[r * stride + d] != la_float_to_bf16(want) : h[r * stride + d] != 0xdead;
+              const uint16_t got = h[r * stride + d];
+              wrong += in ? got != la_float_to_bf16(want) : got != 0xdead;
             }
         }
     LA_CHECK(wrong == 0, "enc %u: %ld decoded elements differ from what was written", enc, wrong);
@@ -371,7 +372,8 @@ static la_replay_stats_t test_replay(latraj_t *t, uint32_t p, float thr) {
     for (int64_t i = 0; i < S; ++i) {
       long k_r = 0; /* tiles row i skips */
       if (peek.read_mask)
-        for (int64_t j = 0; j < g.tiles_k; ++j) k_r += !la_t_bit(peek.read_mask, &g, i / g.block_m, j);
+        for (int64_t j = 0; j < g.tiles_k; ++j)
+          k_r += !la_t_bit(peek.read_mask, &g, i / g.block_m, j);
       const double lost = 1.0 - exp((double)lse_s[i] - (double)lse_d[i]);
       const double promise = (double)k_r * tile_mass;
       /* fp32 LSEs of O(10): their difference is good to ~1e-5 */
