@@ -111,6 +111,7 @@ __device__ __forceinline__ int la_must_k(const la_sm90_params_t &p, int j) {
 
 /* Next visited key tile of the item in the visit order (diagonal first, then wrap), or -1. The
  * producer and both consumer warpgroups walk the same sequence. */
+#if !LA_DEFER
 __device__ __forceinline__ int la_visit_next(const la_sm90_params_t &p, la_item_t &it) {
   while (it.i < p.Tk) {
     int j = it.diag + it.i;
@@ -120,6 +121,59 @@ __device__ __forceinline__ int la_visit_next(const la_sm90_params_t &p, la_item_
   }
   return -1;
 }
+#else
+/* Must-do key tiles among tiles [32w, 32w + 32), one bit each: tile t overlaps [begin, end) iff
+ * begin / BN <= t < ceil(end / BN), as core.c validates 0 <= begin < end <= Sk. */
+__host__ __device__ __forceinline__ uint32_t la_must_k_word(const la_sm90_params_t &p, int w) {
+  uint32_t m = 0;
+#ifdef __CUDA_ARCH__
+#pragma unroll 1
+#endif
+  for (int r = 0; r < p.nmk; ++r) {
+    int64_t lo = (int64_t)((uint64_t)p.mk[r].begin / LA_BN) - 32 * (int64_t)w;
+    int64_t hi = (int64_t)(((uint64_t)p.mk[r].end + LA_BN - 1) / LA_BN) - 32 * (int64_t)w;
+    lo = lo < 0 ? 0 : lo;
+    hi = hi > 32 ? 32 : hi;
+    if (lo < hi) m |= (hi - lo == 32 ? ~0u : (1u << (hi - lo)) - 1u) << lo;
+  }
+  return m;
+}
+__host__ __device__ __forceinline__ int la_visit_next(const la_sm90_params_t &p, la_item_t &it) {
+  if (it.all) {
+    if (it.i >= p.Tk) return -1;
+    const int j = it.diag + it.i++;
+    return j < p.Tk ? j : j - p.Tk;
+  }
+  /* Read-mask (or must-do) bits a word at a time: one load per word, not per skipped tile. */
+  while (it.i < p.Tk) {
+    int j = it.diag + it.i;
+    j = j < p.Tk ? j : j - p.Tk;
+#ifdef __CUDA_ARCH__
+    uint32_t bits = __ldg(it.rrow + (j >> 5));
+#else
+    uint32_t bits = it.rrow[j >> 5];
+#endif
+    if (p.nmk) bits |= la_must_k_word(p, j >> 5);
+    bits >>= j & 31; /* bit 0: tile j */
+    /* the positions left in this run: to the word's end, to Tk (the wrap), to the last one */
+    int n = 32 - (j & 31);
+    n = n < p.Tk - j ? n : p.Tk - j;
+    n = n < p.Tk - it.i ? n : p.Tk - it.i;
+    if (n < 32) bits &= (1u << n) - 1u;
+    if (bits) {
+#ifdef __CUDA_ARCH__
+      const int k = __ffs(bits) - 1;
+#else
+      const int k = __builtin_ffs((int)bits) - 1;
+#endif
+      it.i += k + 1;
+      return j + k;
+    }
+    it.i += n;
+  }
+  return -1;
+}
+#endif
 
 __device__ __forceinline__ float la_quad_max(float x) {
   x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, 1));
