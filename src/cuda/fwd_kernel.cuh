@@ -177,12 +177,16 @@ __global__ void __launch_bounds__(LA_CUDA_THREADS, 2)
   uint32_t *vis = reinterpret_cast<uint32_t *>(sV + KB * D); /* visited tiles of this row */
   uint32_t *sbits = vis + p.W;                               /* write-mask row being voted */
   /* Criterion state per thread and (mi, h) row slot, [slot][thread] so a warp's accesses hit 32
-   * banks: running max before the tile, this thread's part of l before the tile, the tile's max
-   * score so far. In shared memory because 12 more live registers push the main loop into
-   * spills (the kernel sits at the 255-register cap). */
+   * banks. In shared memory because more live registers push the main loop into spills (the
+   * kernel sits at the 255-register cap). v4 (default): the running max before the tile and, for
+   * MASS, log2(n) - log2(l) before the tile, used only when a tile has more than one key block
+   * (D = 128). v3 (-DLA_PORTABLE_V3, kept for A/B builds): the running max before the tile, this
+   * thread's part of l before the tile, the tile's max score so far. */
   float *crit_m = reinterpret_cast<float *>(sbits + p.W);
   float *crit_l = crit_m + 4 * LA_CUDA_THREADS;
+#ifdef LA_PORTABLE_V3
   float *crit_t = crit_l + 4 * LA_CUDA_THREADS;
+#endif
 
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, t = lane & 3, g = lane >> 2;
   const int qt = blockIdx.x, hq = blockIdx.y, b = blockIdx.z;
@@ -234,6 +238,13 @@ __global__ void __launch_bounds__(LA_CUDA_THREADS, 2)
   }
   bool first = true;
   const int wrow = warp * 32; /* first row of this warp in the tile */
+#ifndef LA_PORTABLE_V3
+  /* v4 vote state: negl is "every valid row of this warp found the tile negligible so far"; row
+   * (mi, h) of this thread is past the end of the sequence when mi*16 + h*8 >= rows_left. */
+  bool negl = false;
+  const int rows_left = p.Sq - q0 - wrow - g;
+  const float thr = p.threshold;
+#endif
   /* Per-lane byte offsets of the ldmatrix rows at k-step 0. Rows are D*2 bytes (a multiple of
    * 128) and every row base used below is too, so step kd's chunk (2*kd + c) ^ (row % 8) lands
    * at offset ^ (kd << 5): c is the low chunk bit, 2*kd only touches the higher ones. */
@@ -256,6 +267,7 @@ __global__ void __launch_bounds__(LA_CUDA_THREADS, 2)
     la_load_tile<D, KB>(sVa, gv, p.v_ss, k0, p.Sk, tid);
     la_cp_commit();
 
+#ifdef LA_PORTABLE_V3
     if (MARK && sub == 0) {
 #pragma unroll
       for (int mi = 0; mi < MI; ++mi)
@@ -265,6 +277,10 @@ __global__ void __launch_bounds__(LA_CUDA_THREADS, 2)
           if (MARK == LA_MARK_MASS) crit_l[(mi * 2 + h) * LA_CUDA_THREADS + tid] = l[mi][h];
         }
     }
+#else
+    /* The tile's first block starts a fresh vote: the first visited tile is never negligible. */
+    if (MARK && (NSUB == 1 || sub == 0)) negl = !first;
+#endif
 
     /* S = Q·Kᵀ (raw scores, fp32). */
     float s[MI][NT][4];
@@ -309,6 +325,11 @@ __global__ void __launch_bounds__(LA_CUDA_THREADS, 2)
 
     /* Online softmax in base 2 with the scale folded in: p = 2^(s*c - m*c). */
     uint32_t pa[MI][KK][4];
+#ifndef LA_PORTABLE_V3
+    float log2n = 0.f; /* MASS: log2 of the tile's key count, once per tile */
+    if (MARK == LA_MARK_MASS && (NSUB == 1 || sub == 0))
+      log2n = __log2f((float)(p.Sk - j * BN < BN ? p.Sk - j * BN : BN));
+#endif
 #pragma unroll
     for (int mi = 0; mi < MI; ++mi) {
 #pragma unroll
@@ -317,10 +338,35 @@ __global__ void __launch_bounds__(LA_CUDA_THREADS, 2)
 #pragma unroll
         for (int nt = 0; nt < NT; ++nt) mx = fmaxf(mx, fmaxf(s[mi][nt][2 * h], s[mi][nt][2 * h + 1]));
         mx = la_quad_max(mx);
+#ifdef LA_PORTABLE_V3
         if (MARK) {
           float *tm = &crit_t[(mi * 2 + h) * LA_CUDA_THREADS + tid];
           *tm = sub == 0 ? mx : fmaxf(*tm, mx);
         }
+#else
+        if (MARK) {
+          /* The criterion block by block. (x - mb)·c + K is non-decreasing in x in fp32 too (c > 0;
+           * round-to-nearest is monotone), so "every block's max is below thr" is exactly "the
+           * tile's max is below thr": the spec's vote, with no tile max kept anywhere. mx is never
+           * NaN (fmaxf drops NaN), so NaN only enters through m or l, as in the spec. */
+          const int slot = (mi * 2 + h) * LA_CUDA_THREADS + tid;
+          float mb = m[mi][h], lk = 0.f; /* state before the tile: m, log2(n) - log2(l) */
+          if (NSUB == 1 || sub == 0) {
+            if (MARK == LA_MARK_MASS) lk = log2n - __log2f(la_quad_sum(l[mi][h]));
+            if (NSUB > 1) { /* kept for the tile's later blocks, in shared memory (no registers) */
+              crit_m[slot] = mb;
+              if (MARK == LA_MARK_MASS) crit_l[slot] = lk;
+            }
+          } else {
+            mb = crit_m[slot];
+            if (MARK == LA_MARK_MASS) lk = crit_l[slot];
+          }
+          float crit = (mx - mb) * c;
+          if (MARK == LA_MARK_MASS) crit += lk;
+          /* bitwise, not &&/||: short-circuit code branches around the compare */
+          negl = negl & ((mi * 16 + h * 8 >= rows_left) | (crit < thr));
+        }
+#endif
         const float m_new = fmaxf(m[mi][h], mx);
         const float ms = m_new == -INFINITY ? 0.f : m_new * c;
         const float alpha = la_exp2(fmaf(m[mi][h], c, -ms));
@@ -350,6 +396,15 @@ __global__ void __launch_bounds__(LA_CUDA_THREADS, 2)
       }
     }
 
+#ifndef LA_PORTABLE_V3
+    /* The warp's vote after the tile's last block, issued ahead of P·V so its latency hides behind
+     * the tensor-core work (must-do tiles are already in sbits). */
+    if (MARK && (NSUB == 1 || sub == nsub - 1)) {
+      if (!__all_sync(0xffffffffu, negl) && lane == 0) atomicOr(&sbits[j >> 5], 1u << (j & 31));
+      first = false;
+    }
+#endif
+
     /* O += P·V. */
 #pragma unroll
     for (int kk = 0; kk < KK; ++kk) {
@@ -365,6 +420,7 @@ __global__ void __launch_bounds__(LA_CUDA_THREADS, 2)
       }
     }
 
+#ifdef LA_PORTABLE_V3
     /* After the tile's last block: criterion against the state before the tile, then the vote.
      * Rows >= Sq never vote; the first visited tile is never negligible (must-do tiles are
      * already in sbits). Branch-free and with the SFU's log2: with only 8 warps per SM every
@@ -386,6 +442,7 @@ __global__ void __launch_bounds__(LA_CUDA_THREADS, 2)
       if (!__all_sync(0xffffffffu, negl) && lane == 0) atomicOr(&sbits[j >> 5], 1u << (j & 31));
       first = false;
     }
+#endif
     pos = npos;
     sub = nsubi;
   }
