@@ -60,5 +60,30 @@ def test_evaluate_time_budget_keeps_the_essentials(tmp_path):
     # the default setting always runs; the rest of the sweep and calibration are skipped
     assert [(r["criterion"], r["threshold"]) for r in R["sweep"]] == [("mass", -1.0)]
     assert R["calibrated"] == [] and len(R["incomplete"]) == 3
-    assert set(R["timing"]) == {"sdpa", "liteattn dense", "liteattn mass -1"}
+    assert set(R["timing"]) == {"sdpa", "liteattn dense", "liteattn mass -1 (default)"}
     assert "Incomplete run" in (tmp_path / "RESULTS.md").read_text()
+
+
+def test_default_chosen_on_held_out_clips(tmp_path):
+    """--default-threshold auto: every grid threshold runs on the calibration clips; the pick is
+    the sparsest whose worst clip keeps --target-psnr, and it is the sweep's default."""
+    rc = evaluate.main(["--tiny", "--out", str(tmp_path), "--steps", "8", "--clips", "1",
+                        "--calib-clips", "1", "--thresholds-mass=0,-1,-8",
+                        "--thresholds-peak=-8", "--refresh", "0", "--target-psnr", "20",
+                        "--timing-reps", "1", "--heatmap-layers", "0", "--traj-layers", "0",
+                        "--traj-window", "2,4,4", "--device", "cpu"])
+    assert rc == 0
+    R = json.loads((tmp_path / "results" / "results.json").read_text())
+    sel = R["default_selection"]
+    assert [(r["criterion"], r["threshold"]) for r in sel["rows"]] == \
+        [("mass", 0.0), ("mass", -1.0), ("mass", -8.0), ("peak", -8.0)]
+    ok = [r for r in sel["rows"] if r["psnr_min"] >= 20]
+    if ok:
+        assert sel["met"] and sel["pick"]["density"] == min(r["density"] for r in ok)
+    else:
+        assert not sel["met"]
+    assert (R["default"]["criterion"], R["default"]["threshold"]) == \
+        (sel["pick"]["criterion"], sel["pick"]["threshold"])
+    d = next(r for r in R["sweep"] if "density_per_step" in r)
+    assert (d["criterion"], d["threshold"]) == (sel["pick"]["criterion"], sel["pick"]["threshold"])
+    assert "How the default was chosen" in (tmp_path / "RESULTS.md").read_text()
