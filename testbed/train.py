@@ -136,6 +136,9 @@ def main(argv=None, started: float = 0.0) -> int:
     ap.add_argument("--warmup", type=int, default=300)
     ap.add_argument("--rewarm", type=int, default=100,
                     help="warm-up steps after resuming without optimizer moments")
+    ap.add_argument("--anneal-to", type=float, default=1.0,
+                    help="final chunk: the learning rate falls linearly with the chunk's clock "
+                         "to this fraction of --lr (1: constant)")
     ap.add_argument("--ema", type=float, default=0.999)
     ap.add_argument("--drop", type=float, default=0.1, help="null-class probability (CFG)")
     ap.add_argument("--seed", type=int, default=0)
@@ -216,7 +219,7 @@ def main(argv=None, started: float = 0.0) -> int:
     step_times, losses, steps_done = [], [], 0
     device_s0 = float(meta.get("device_seconds", 0.0))
     gpu_s0 = float(meta.get("gpu_seconds", device_s0))
-    stop_flag = torch.zeros(1, device=dev)
+    stop_flag = torch.zeros(2, dtype=torch.float64, device=dev)
     while True:
         elapsed = time.time() - started
         est = (sum(step_times[-20:]) / len(step_times[-20:])) if step_times else 0.0
@@ -224,13 +227,16 @@ def main(argv=None, started: float = 0.0) -> int:
             elapsed + 2 * est + a.save_margin > budget
         if world > 1:  # rank 0's clock decides for everyone, so all ranks take the same steps
             import torch.distributed as dist
-            stop_flag.fill_(float(stop))
+            stop_flag[0], stop_flag[1] = float(stop), elapsed  # and its clock (the anneal)
             dist.broadcast(stop_flag, 0)
-            stop = bool(stop_flag.item())
+            f = stop_flag.tolist()
+            stop, elapsed = bool(f[0]), float(f[1])
         if stop:
             break
         t0 = time.time()
         lr = lr_at(step, a.lr, warmup, warm_from)
+        if a.anneal_to < 1.0:  # by the clock, so that the chunk ends at the low rate
+            lr *= 1.0 - (1.0 - a.anneal_to) * min(1.0, elapsed / max(1.0, budget - a.save_margin))
         for gr in opt.param_groups:
             gr["lr"] = lr
         batch = training_batch(cfg, step, a.batch, a.seed, a.drop, dev, samples, rank, world)
@@ -299,7 +305,7 @@ def main(argv=None, started: float = 0.0) -> int:
     chunks = meta.get("chunks", []) + [{
         "chunk": chunk, "steps": steps_done, "end_step": step, "seconds": round(chunk_s, 1),
         "loop_seconds": round(time.time() - t_loop, 1), "batch": a.batch, "gpus": world,
-        "lr": a.lr,
+        "lr": a.lr, "anneal_to": a.anneal_to,
         "samples_per_second": round(steps_done * per_step / max(1e-9, time.time() - t_loop), 1),
         "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
         "compiled": fwd is not model, "resumed_from": how}]

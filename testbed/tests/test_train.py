@@ -68,7 +68,8 @@ def test_data_parallel_two_ranks(tmp_path):
     root = Path(train.__file__).resolve().parents[1]
     env = dict(os.environ, PYTHONPATH=str(root), OMP_NUM_THREADS="1")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           str(root / "testbed" / "train.py")] + ARGS + ["--run-dir", str(tmp_path), "--max-steps", "3"]
+           str(root / "testbed" / "train.py")] + ARGS + ["--run-dir", str(tmp_path), "--max-steps", "3",
+                                                  "--anneal-to", "0.1"]
     r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
     assert "data parallel over 2 GPUs" in r.stdout
