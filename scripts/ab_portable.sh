@@ -70,7 +70,7 @@ done | tee "$OUT/ptxas.txt"
 if [ "${AB_BUILD_ONLY:-0}" = 1 ]; then step "done (build only)"; exit 0; fi
 
 step "new build against the CPU spec: test_gpu --portable"
-timeout 200 build-ab-new/tests/gpu/test_gpu --portable >"$OUT/test_gpu.log" 2>&1
+timeout 150 build-ab-new/tests/gpu/test_gpu --portable >"$OUT/test_gpu.log" 2>&1
 rc=$?
 [ $rc -eq 0 ] || { status=1; echo "test_gpu: FAILED (rc $rc; 124 = timed out)"; }
 tail -6 "$OUT/test_gpu.log"
