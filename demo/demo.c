@@ -567,7 +567,8 @@ fail:
  * Heatmap: one panel per call (Tq rows x Tk columns, each tile a square of pixels), in a grid
  * ------------------------------------------------------------------------------------------- */
 #define DEMO_PANEL_COLS 10
-#define DEMO_GAP 4 /* pixels between panels */
+#define DEMO_GAP 4        /* pixels between panels */
+#define DEMO_GROUP_GAP 16 /* more pixels between the series of a recorded trajectory */
 
 /* `groups` replays (series) of o->steps panels each; every group starts a new row of panels. */
 static int demo_heatmap(const demo_opts_t *o, const uint8_t *panels, int64_t groups, int64_t Tq,
@@ -577,7 +578,8 @@ static int demo_heatmap(const demo_opts_t *o, const uint8_t *panels, int64_t gro
   const int64_t cols = o->steps < DEMO_PANEL_COLS ? o->steps : DEMO_PANEL_COLS;
   const int64_t group_rows = (o->steps + cols - 1) / cols, rows = groups * group_rows;
   const int64_t pw = Tk * px, ph = Tq * px;
-  const int64_t W = DEMO_GAP + cols * (pw + DEMO_GAP), Hh = DEMO_GAP + rows * (ph + DEMO_GAP);
+  const int64_t W = DEMO_GAP + cols * (pw + DEMO_GAP);
+  const int64_t Hh = DEMO_GAP + rows * (ph + DEMO_GAP) + (groups - 1) * DEMO_GROUP_GAP;
   if (W > 16384 || Hh > 16384) {
     fprintf(stderr, "liteattn-demo: heatmap would be %lldx%lld pixels; not written\n",
             (long long)W, (long long)Hh);
@@ -589,7 +591,8 @@ static int demo_heatmap(const demo_opts_t *o, const uint8_t *panels, int64_t gro
   for (int64_t gi = 0; gi < groups; ++gi)
     for (int64_t t = 0; t < o->steps; ++t) {
       const int64_t x0 = DEMO_GAP + (t % cols) * (pw + DEMO_GAP);
-      const int64_t y0 = DEMO_GAP + (gi * group_rows + t / cols) * (ph + DEMO_GAP);
+      const int64_t y0 =
+          DEMO_GAP + (gi * group_rows + t / cols) * (ph + DEMO_GAP) + gi * DEMO_GROUP_GAP;
       const uint8_t *panel = panels + (gi * o->steps + t) * Tq * Tk;
       for (int64_t y = 0; y < ph; ++y)
         for (int64_t x = 0; x < pw; ++x)
