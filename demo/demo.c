@@ -29,9 +29,9 @@
  *   values     v = cos(wt) h0 + sin(wt) h1, h0, h1 ~ N(0, 1) per token and dim.
  * The random numbers come from splitmix64 + Box-Muller seeded by --seed: runs are reproducible.
  *
- * Backend: the CPU backend, or CUDA (device buffers) when this demo was built against a CUDA-enabled
- * liteattn (LITEATTN_DEMO_CUDA) and a device is present. If the CUDA path fails, the whole
- * trajectory is replayed on the CPU backend. */
+ * Backend: the CPU backend, or CUDA (device buffers) when this demo was built against a
+ * CUDA-enabled liteattn (LITEATTN_DEMO_CUDA) and a device is present. If the CUDA path fails,
+ * the whole trajectory (each series, for a recorded one) is replayed on the CPU backend. */
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
@@ -72,8 +72,9 @@ static void demo_usage(FILE *f) {
   fprintf(f,
           "usage: liteattn-demo [options]\n"
           "  --trajectory FILE    replay a recorded trajectory (.latraj) instead of the synthetic\n"
-          "                       one (the generator options grid .. seed and --png-head are refused\n"
-          "                       with it: the file has its own shapes; every series is drawn)\n"
+          "                       one (the generator options grid .. seed and --png-head are\n"
+          "                       refused with it: the file has its own shapes; every series is\n"
+          "                       drawn)\n"
           "  --steps N            denoising calls to replay (default 20; recorded: all steps)\n"
           "  --thr X              threshold, log2 units, <= 0 (default -9; recorded: -6)\n"
           "  --criterion C        peak | mass (default mass)\n"
@@ -127,7 +128,8 @@ static int demo_parse(int argc, char **argv, demo_opts_t *o) {
     else if (!strcmp(a, "--height")) bad = demo_int(v, 1, 4096, &n), o->height = (int)n;
     else if (!strcmp(a, "--width")) bad = demo_int(v, 1, 4096, &n), o->width = (int)n;
     else if (!strcmp(a, "--heads")) bad = demo_int(v, 1, 256, &n), o->heads = (int)n;
-    else if (!strcmp(a, "--dim")) bad = demo_int(v, 64, 128, &n) || (n != 64 && n != 128), o->dim = (int)n;
+    else if (!strcmp(a, "--dim"))
+      bad = demo_int(v, 64, 128, &n) || (n != 64 && n != 128), o->dim = (int)n;
     else if (!strcmp(a, "--sinks")) bad = demo_int(v, 0, 1 << 20, &n), o->sinks = (int)n;
     else if (!strcmp(a, "--png-head")) bad = demo_int(v, 0, 255, &n), o->png_head = (int)n;
     else if (!strcmp(a, "--refresh")) bad = demo_int(v, 0, 1000000, &n), o->refresh = n;
