@@ -4,7 +4,7 @@
  *
  *   test_trajectory FILE [--thr X]
  *
- * X must keep the bound meaningful: Tk * 2^X < 1 (Tk key tiles), else the test fails.
+ * X must keep the bound meaningful: (Tk - 1) * 2^X < 1 (Tk key tiles), else the test fails.
  *
  * Reader: files written here with zlib in both encodings decode to the exact values; truncated,
  * inconsistent or corrupt files are refused with a message naming what is wrong.
@@ -452,10 +452,11 @@ int main(int argc, char **argv) {
            t.seqlen, t.frames, t.rows, t.cols, t.head_dim, t.encoding ? "int8" : "fp16",
            (double)t.scale, (long long)g.tiles_q, (long long)g.tiles_k, (double)thr);
     LA_CHECK(g.tiles_k >= 2, "S = %u is a single key tile: nothing can be skipped", t.seqlen);
-    /* At Tk * 2^thr >= 1 the bound allows a row to lose all of its mass: it could not fail. */
-    LA_CHECK((double)g.tiles_k * exp2((double)thr) < 1.0, "thr %g with %lld key tiles: the MASS "
-             "bound Tk * 2^thr = %g says nothing; use a lower --thr", (double)thr,
-             (long long)g.tiles_k, (double)g.tiles_k * exp2((double)thr));
+    /* A row skips at most Tk - 1 tiles (the first visited one is never negligible). At
+     * (Tk - 1) * 2^thr >= 1 the bound lets such a row lose all of its mass: it could not fail. */
+    const double most = (double)(g.tiles_k - 1) * exp2((double)thr);
+    LA_CHECK(most < 1.0, "thr %g with %lld key tiles: the MASS bound (Tk - 1) * 2^thr = %g says "
+             "nothing; use a lower --thr", (double)thr, (long long)g.tiles_k, most);
     for (uint32_t p = 0; p < t.series; ++p) {
       test_dense_bitwise(&t, p, LITEATTN_DTYPE_FP32);
       test_dense_bitwise(&t, p, LITEATTN_DTYPE_BF16);
