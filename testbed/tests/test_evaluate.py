@@ -13,7 +13,7 @@ def test_evaluate_tiny_end_to_end(tmp_path):
                         "--calib-clips", "1", "--thresholds-mass=-1,-6",
                         "--thresholds-peak=-8,0.5", "--default-threshold", "-1",
                         "--coherence-mass", "-1", "--timing-reps", "1",
-                        "--heatmap-layers", "0,1", "--traj-layers", "0,1",
+                        "--heatmap-layers", "0,1", "--traj-layers", "0,1", "--dense-calls-alt", "0",
                         "--traj-window", "4,8,8", "--device", "cpu"])
     assert rc == 0
     md = (tmp_path / "RESULTS.md").read_text()
@@ -52,7 +52,7 @@ def test_evaluate_tiny_end_to_end(tmp_path):
 def test_evaluate_time_budget_keeps_the_essentials(tmp_path):
     rc = evaluate.main(["--tiny", "--out", str(tmp_path), "--steps", "11", "--clips", "1",
                         "--thresholds-mass=-1,-6", "--thresholds-peak=-8",
-                        "--default-threshold", "-1", "--timing-reps", "2",
+                        "--default-threshold", "-1", "--timing-reps", "2", "--dense-calls-alt", "0",
                         "--heatmap-layers", "0", "--traj-layers", "0", "--traj-window", "2,4,4",
                         "--budget-minutes", "0.0001", "--device", "cpu"])
     assert rc == 0
@@ -65,25 +65,28 @@ def test_evaluate_time_budget_keeps_the_essentials(tmp_path):
 
 
 def test_default_chosen_on_held_out_clips(tmp_path):
-    """--default-threshold auto: every grid threshold runs on the calibration clips; the pick is
-    the sparsest whose worst clip keeps --target-psnr, and it is the sweep's default."""
+    """--default-threshold auto: every grid threshold (with and without dense first steps) runs
+    on the calibration clips; the pick is the sparsest whose mean PSNR keeps --target-psnr, and it
+    is the sweep's default."""
     rc = evaluate.main(["--tiny", "--out", str(tmp_path), "--steps", "8", "--clips", "1",
                         "--calib-clips", "1", "--thresholds-mass=0,-1,-8",
                         "--thresholds-peak=-8", "--refresh", "0", "--target-psnr", "20",
                         "--timing-reps", "1", "--heatmap-layers", "0", "--traj-layers", "0",
-                        "--traj-window", "2,4,4", "--device", "cpu"])
+                        "--traj-window", "2,4,4", "--dense-calls-alt", "2", "--device", "cpu"])
     assert rc == 0
     R = json.loads((tmp_path / "results" / "results.json").read_text())
     sel = R["default_selection"]
-    assert [(r["criterion"], r["threshold"]) for r in sel["rows"]] == \
-        [("mass", 0.0), ("mass", -1.0), ("mass", -8.0), ("peak", -8.0)]
-    ok = [r for r in sel["rows"] if r["psnr_min"] >= 20]
+    assert [(r["criterion"], r["threshold"], r["dense_calls"]) for r in sel["rows"]] == \
+        [(c, t, dc) for dc in (0, 2) for c, t in
+         (("mass", 0.0), ("mass", -1.0), ("mass", -8.0), ("peak", -8.0))]
+    ok = [r for r in sel["rows"] if r["psnr"] >= 20]
     if ok:
         assert sel["met"] and sel["pick"]["density"] == min(r["density"] for r in ok)
     else:
         assert not sel["met"]
-    assert (R["default"]["criterion"], R["default"]["threshold"]) == \
-        (sel["pick"]["criterion"], sel["pick"]["threshold"])
+    pick = (sel["pick"]["criterion"], sel["pick"]["threshold"], sel["pick"]["dense_calls"])
+    assert (R["default"]["criterion"], R["default"]["threshold"], R["default"]["dense_calls"]) == pick
     d = next(r for r in R["sweep"] if "density_per_step" in r)
-    assert (d["criterion"], d["threshold"]) == (sel["pick"]["criterion"], sel["pick"]["threshold"])
+    assert (d["criterion"], d["threshold"], d["dense_calls"]) == pick
+    assert len(R["sweep"]) == 4 + 4  # refresh 0 with dense_calls 0, and again with 2
     assert "How the default was chosen" in (tmp_path / "RESULTS.md").read_text()
