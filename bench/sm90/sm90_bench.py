@@ -308,11 +308,13 @@ def bench(lib, seed, quick, ab=None):
         print("%-16s %-24s %9.3f %8.1f%s" % (str(r["shape"]), r["what"], r["ms"], tfl, note))
 
 
-def ab_bench(lib, ab, seed, rep_ms=800, dev="cuda"):
+def ab_bench(lib, ab, seed, rep_ms=800, dev="cuda", alt=None):
     """A/B of two builds in one process (LIB = new, AB = previous), production schedule
     (pingpong, persistent longest-first): per shape, dense, marking with nothing skipped (MASS
     and PEAK, thr = -30) and random read masks (d = 0.5, 0.25, and 0.25 with MASS marking).
-    Each pair is timed new, prev, prev, new; a row's ms is the mean of its two medians."""
+    Each pair is timed new, prev, prev, new; a row's ms is the mean of its two medians. With
+    ALT (a third build, e.g. the new one with another placement) the order is new, prev, alt,
+    alt, prev, new and the rows and RESULT lines carry its numbers too."""
     gen = torch.Generator(device=dev).manual_seed(seed)
     mgen = torch.Generator().manual_seed(seed)
     rows = []
@@ -334,10 +336,12 @@ def ab_bench(lib, ab, seed, rep_ms=800, dev="cuda"):
                     l.run(1, dt, q, k, v, o, None, rm, pp=1, persist=2)
                 else:
                     l.run(1, dt, q, k, v, o, None, rm, wm, thr, crit, pp=1, persist=2)
-            t = {"new": [], "prev": []}
+            t = {"new": [], "prev": [], "alt": []}
             kept = {}
-            for which in ("new", "prev", "prev", "new"):
-                l = lib if which == "new" else ab
+            order = ("new", "prev", "prev", "new") if alt is None else (
+                "new", "prev", "alt", "alt", "prev", "new")
+            for which in order:
+                l = lib if which == "new" else ab if which == "prev" else alt
                 t[which].append(bench_ms(lambda: call(l), rep_ms))
                 if crit is not None:
                     wm.zero_()
@@ -347,22 +351,28 @@ def ab_bench(lib, ab, seed, rep_ms=800, dev="cuda"):
                     kept[which] = sum(bin(x & 0xFFFFFFFF).count("1") for x in wm.cpu().tolist())
             r = dict(shape=(H, S, D), what=name, new=sum(t["new"]) / 2,
                      prev=sum(t["prev"]) / 2, new_runs=t["new"], prev_runs=t["prev"])
+            if alt is not None:
+                r["alt"], r["alt_runs"] = sum(t["alt"]) / 2, t["alt"]
             if kept:
                 visited = (geom["rows"] * geom["Tk"] if rm is None else
                            sum(bin(x & 0xFFFFFFFF).count("1") for x in rm.cpu().tolist()))
                 r["kept_new"], r["kept_prev"], r["visited"] = kept["new"], kept["prev"], visited
             res[name] = r
             rows.append(r)
-            print("%-16s %-20s new %8.3f ms  prev %8.3f ms  new/prev %.3f%s" % (
+            same = all(kept[w] == kept["new"] for w in kept)
+            print("%-16s %-20s new %8.3f ms  prev %8.3f ms  new/prev %.3f%s%s" % (
                 str(r["shape"]), name, r["new"], r["prev"], r["new"] / r["prev"],
-                "" if not kept else "  kept %d/%d (prev %d)%s" % (
+                "" if alt is None else "  alt %8.3f ms  alt/prev %.3f" % (
+                    r["alt"], r["alt"] / r["prev"]),
+                "" if not kept else "  kept %d/%d (prev %d%s)%s" % (
                     kept["new"], visited, kept["prev"],
-                    "" if kept["new"] == kept["prev"] else "  KEPT MISMATCH")), flush=True)
+                    "" if alt is None else ", alt %d" % kept["alt"],
+                    "" if same else "  KEPT MISMATCH")), flush=True)
         dense = res["dense"]
         for name, r in res.items():
             d = 0.5 if "d=0.50" in name else 0.25 if "d=0.25" in name else 1.0
             base = dense if "d=0.25 MASS" not in name else res["d=0.25"]
-            for w in ("new", "prev"):
+            for w in ("new", "prev") + (() if alt is None else ("alt",)):
                 r["vs_" + w] = r[w] / (d * base[w] if base is dense else base[w])
         print("RESULT (%d, %d, %d) marking overhead, nothing skipped: MASS new %+.1f%% prev "
               "%+.1f%%; PEAK new %+.1f%% prev %+.1f%% (target <= 3%%)" % (
@@ -378,6 +388,13 @@ def ab_bench(lib, ab, seed, rep_ms=800, dev="cuda"):
                   100 * (res["d=0.25 MASS thr=-4"]["vs_new"] - 1),
                   100 * (res["d=0.25 MASS thr=-4"]["vs_prev"] - 1),
                   dense["new"] / dense["prev"]), flush=True)
+        if alt is not None:
+            print("RESULT (%d, %d, %d) alt: MASS %+.1f%% PEAK %+.1f%% (nothing skipped); "
+                  "d=0.50 %.3f d=0.25 %.3f; d=0.25 MASS overhead %+.1f%%; dense alt/prev %.3f" % (
+                      H, S, D, 100 * (res["MASS thr=-30"]["vs_alt"] - 1),
+                      100 * (res["PEAK thr=-30"]["vs_alt"] - 1), res["d=0.50"]["vs_alt"],
+                      res["d=0.25"]["vs_alt"], 100 * (res["d=0.25 MASS thr=-4"]["vs_alt"] - 1),
+                      dense["alt"] / dense["prev"]), flush=True)
     with open(os.path.join(os.environ.get("OUT", "/tmp"), "ab.json"), "w") as fh:
         json.dump(rows, fh, indent=1)
 
@@ -391,6 +408,7 @@ def main():
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--only", default="", help="comma-separated case names to check")
     ap.add_argument("--ab", default="", help="another build of the bridge to time beside LIB")
+    ap.add_argument("--alt", default="", help="a third build for --ab-bench (optional)")
     ap.add_argument("--ab-bench", action="store_true",
                     help="only the A/B table against --ab (marking and sparse, D=128 and D=64)")
     a = ap.parse_args()
@@ -404,7 +422,7 @@ def main():
         if not a.ab:
             print("--ab-bench needs --ab PREVLIB")
             return 2
-        ab_bench(lib, Lib(a.ab), a.seed + 1)
+        ab_bench(lib, Lib(a.ab), a.seed + 1, alt=Lib(a.alt) if a.alt else None)
     if a.bench and fails == 0:
         bench(lib, a.seed + 1, a.quick, Lib(a.ab) if a.ab else None)
     return 1 if fails else 0

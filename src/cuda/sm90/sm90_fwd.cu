@@ -30,15 +30,30 @@
 /* Named barrier ids (0 is __syncthreads): pingpong turn of consumer 0 / 1, end-of-item marking. */
 #define LA_NB_PP 1
 #define LA_NB_MARK 3
-/* v6 (default): the marking criterion of tile j and the look-up of the next visited tile run
- * in the next iteration's GEMM wait (after the issue, before wgmma.wait_group 1), off the path
- * from the softmax to the next issue. -DLA_SM90_V4_MARK builds the v4 order (criterion right
- * after the tile's softmax, look-up before the next issue) for A/B timing from one tree. */
-#ifdef LA_SM90_V4_MARK
-#define LA_DEFER 0
+/* Versions kept buildable from one tree for A/B timing (bench/sm90/ab.sh):
+ * - v7 (default): the marking criterion of tile j runs in the next iteration's PV window (after
+ *   `wgmma.wait_group 1` and the release of K, before the wait for PV), branch-free, with one
+ *   warp vote in the common case; the next-tile look-up runs in the GEMM wait (after the issue)
+ *   and keeps the current read-mask word in a register (one load per word, not per look-up).
+ * - -DLA_SM90_V6: the criterion of tile j in the next iteration's GEMM wait (after the issue,
+ *   before `wait_group 1`, so ahead of the release of K), v4's criterion code; look-up a mask
+ *   word at a time, one load per look-up.
+ * - -DLA_SM90_V4_MARK: the criterion right after the tile's softmax, the look-up a tile at a
+ *   time on the path to the next issue.
+ * -DLA_MARK_AT=0/1/2 overrides where the criterion runs (0: after the tile's softmax, 1: before
+ * wait_group 1, 2: after it) for any version. */
+#if defined(LA_SM90_V4_MARK)
+#define LA_VER 4
+#elif defined(LA_SM90_V6)
+#define LA_VER 6
 #else
-#define LA_DEFER 1
+#define LA_VER 7
 #endif
+#ifndef LA_MARK_AT
+#define LA_MARK_AT (LA_VER == 4 ? 0 : LA_VER == 6 ? 1 : 2)
+#endif
+#define LA_LOOK_WAIT (LA_VER >= 6) /* look-up in the GEMM wait, a mask word at a time */
+#define LA_WCACHE (LA_VER >= 7)    /* the look-up keeps the current mask word in a register */
 
 /* Shared memory of one CTA. Every tile buffer is a multiple of 1024 B from a 1024-aligned base,
  * as 128B swizzle requires (the swizzle atom is 8 rows x 128 B). Tiles are slab-major:
@@ -86,6 +101,8 @@ typedef struct la_item {
   int all;              /* no read mask, or must_q: visit every tile */
   const uint32_t *rrow; /* read-mask row */
   int diag, i;          /* first tile of the visit order; visit position */
+  int wi;               /* v7 look-up: 1 + index of the mask word held in wb (0: none) */
+  uint32_t wb;          /* that word's read-mask bits OR its must-do key tiles */
 } la_item_t;
 
 __device__ __forceinline__ la_item_t la_item_decode(const la_sm90_params_t &p, int64_t item) {
@@ -101,6 +118,8 @@ __device__ __forceinline__ la_item_t la_item_decode(const la_sm90_params_t &p, i
   it.rrow = p.rmask ? p.rmask + item * p.W : NULL;
   it.diag = (int)la_diag_tile(it.qt, LA_BM, LA_BN, p.Sq, p.Sk, p.Tk);
   it.i = 0;
+  it.wi = 0;
+  it.wb = 0;
   return it;
 }
 
@@ -109,19 +128,6 @@ __device__ __forceinline__ int la_must_k(const la_sm90_params_t &p, int j) {
   return la_ranges_hit(p.mk, p.nmk, k0, k0 + LA_BN < p.Sk ? k0 + LA_BN : p.Sk);
 }
 
-/* Next visited key tile of the item in the visit order (diagonal first, then wrap), or -1. The
- * producer and both consumer warpgroups walk the same sequence. */
-#if !LA_DEFER
-__device__ __forceinline__ int la_visit_next(const la_sm90_params_t &p, la_item_t &it) {
-  while (it.i < p.Tk) {
-    int j = it.diag + it.i;
-    j = j < p.Tk ? j : j - p.Tk;
-    ++it.i;
-    if (it.all || ((__ldg(it.rrow + (j >> 5)) >> (j & 31)) & 1u) || la_must_k(p, j)) return j;
-  }
-  return -1;
-}
-#else
 /* Must-do key tiles among tiles [32w, 32w + 32), one bit each: tile t overlaps [begin, end) iff
  * begin / BN <= t < ceil(end / BN), as core.c validates 0 <= begin < end <= Sk. */
 __host__ __device__ __forceinline__ uint32_t la_must_k_word(const la_sm90_params_t &p, int w) {
@@ -138,6 +144,19 @@ __host__ __device__ __forceinline__ uint32_t la_must_k_word(const la_sm90_params
   }
   return m;
 }
+/* Next visited key tile of the item in the visit order (diagonal first, then wrap), or -1. The
+ * producer and both consumer warpgroups walk the same sequence. */
+#if !LA_LOOK_WAIT
+__device__ __forceinline__ int la_visit_next(const la_sm90_params_t &p, la_item_t &it) {
+  while (it.i < p.Tk) {
+    int j = it.diag + it.i;
+    j = j < p.Tk ? j : j - p.Tk;
+    ++it.i;
+    if (it.all || ((__ldg(it.rrow + (j >> 5)) >> (j & 31)) & 1u) || la_must_k(p, j)) return j;
+  }
+  return -1;
+}
+#else
 __host__ __device__ __forceinline__ int la_visit_next(const la_sm90_params_t &p, la_item_t &it) {
   if (it.all) {
     if (it.i >= p.Tk) return -1;
@@ -148,12 +167,19 @@ __host__ __device__ __forceinline__ int la_visit_next(const la_sm90_params_t &p,
   while (it.i < p.Tk) {
     int j = it.diag + it.i;
     j = j < p.Tk ? j : j - p.Tk;
+    uint32_t bits;
+    if (LA_WCACHE && it.wi == (j >> 5) + 1) {
+      bits = it.wb; /* the word of the previous look-up (warp-uniform branch) */
+    } else {
 #ifdef __CUDA_ARCH__
-    uint32_t bits = __ldg(it.rrow + (j >> 5));
+      bits = __ldg(it.rrow + (j >> 5));
 #else
-    uint32_t bits = it.rrow[j >> 5];
+      bits = it.rrow[j >> 5];
 #endif
-    if (p.nmk) bits |= la_must_k_word(p, j >> 5);
+      if (p.nmk) bits |= la_must_k_word(p, j >> 5);
+      it.wi = (j >> 5) + 1;
+      it.wb = bits;
+    }
     bits >>= j & 31; /* bit 0: tile j */
     /* the positions left in this run: to the word's end, to Tk (the wrap), to the last one */
     int n = 32 - (j & 31);
@@ -319,6 +345,11 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
   const int r0 = cw * 64 + (lt / 32) * 16 + lane / 4;
   const int cb = 2 * (lane & 3);
   const float c = p.c;
+  /* v7 criterion: thr, and log2 of the valid keys of the last key tile (v4: per tile, as
+   * nk == BN ? 7 : log2(nk); every other tile has BN = 128 keys, log2 = 7). */
+  const float thr = p.thr;
+  const int nkl = p.Sk - (p.Tk - 1) * LA_BN;
+  const float lnl = nkl == LA_BN ? 7.0f : __log2f((float)nkl);
   uint32_t kcount = 0, qcount = 0, icount = 0;
   if (PP && cw == 1) la_bar_arrive(LA_NB_PP, 256); /* consumer 0 issues first */
 
@@ -362,6 +393,7 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
     int nvis = 0;       /* tiles whose softmax is done */
     int kw = -1;        /* mask word the register kbits gathers (marking) */
     uint32_t kbits = 0;
+    uint32_t kmust = 0; /* v7: the must-do key tiles of word kw */
 
     /* Mask, criterion and online softmax of tile j in place (S becomes unnormalised P); returns
      * the factors that rescale O and the row sums. */
@@ -412,9 +444,8 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
      * partial row sums before it). nvis must still count tiles up to j (j is the nvis-th). A
      * thread keeps the tile if one of its valid rows does; the bits of one mask word gather in
      * a register and are OR-ed over the warp and into shared memory when the word changes
-     * (la_flush). v6 calls it for the previous tile right after issuing the next GEMMs, while
-     * the warp would otherwise only wait for them (LA_SM90_V4_MARK: after the tile's own
-     * softmax, on the path to the next issue). */
+     * (la_flush). The v4/v6 code; v7 evaluates the same criterion in mark7. Where it runs:
+     * LA_MARK_AT (see the top of the file). */
     auto mark = [&](int j, float c0, float c1, float lo0, float lo1) {
       const int nk = p.Sk - j * LA_BN < LA_BN ? p.Sk - j * LA_BN : LA_BN;
       if ((int)(j >> 5) != kw) {
@@ -447,6 +478,54 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
         keep = (v0 && !(c0 < p.thr)) || (v1 && !(c1 < p.thr));
       }
       kbits |= (uint32_t)keep << (j & 31);
+    };
+    /* v7 criterion, the same bits as `mark`. The tile's bit is the OR over every thread of the
+     * CTA (la_flush, then atomicOr), so a warp in which one lane surely keeps the tile decides
+     * "keep" for itself without any log2: with lmax = log2(BN * 2^bitlen(nvis - 1)) >= log2(l),
+     * MASS keeps a valid row surely when c + log2(n) - lmax >= thr and skips it surely when
+     * c + log2(n) < thr (l >= 1). Only a warp where no lane is sure and some row lies between the
+     * bounds computes log2(l) (v4's exact path, the same expressions). Branch-free apart from
+     * that warp-uniform branch and the word change; must-do key tiles come from one bitset
+     * word (la_must_k_word) per 32 tiles instead of a range loop per tile. */
+    const int v0 = q0 < p.Sq, v1 = q0 + 8 < p.Sq;
+    auto mark7 = [&](int j, float c0, float c1, float lo0, float lo1) {
+      if ((j >> 5) != kw) {
+        la_flush(kept, kw, kbits, lane);
+        kw = j >> 5;
+        kbits = 0;
+        kmust = p.nmk ? la_must_k_word(p, kw) : 0u;
+      }
+      const int force = (nvis == 1) | it.must_q | (int)((kmust >> (j & 31)) & 1u);
+      int keep;
+      if (p.mass) {
+        const float ln = j == p.Tk - 1 ? lnl : 7.0f;
+        const float lmax = 7.0f + (float)(32 - __clz(nvis - 1));
+        c0 += ln;
+        c1 += ln;
+        const int sure = force | (v0 & !(c0 - lmax < thr)) | (v1 & !(c1 - lmax < thr));
+        const int open = (v0 & !(c0 < thr)) | (v1 & !(c1 < thr));
+        const unsigned bs = __ballot_sync(0xffffffffu, sure);
+        const unsigned bo = __ballot_sync(0xffffffffu, open);
+        keep = sure;
+        if (bs == 0u && bo != 0u) {
+          const float lf0 = la_quad_sum(lo0), lf1 = la_quad_sum(lo1);
+          const float mine = __log2f((lane & 1) ? lf1 : lf0);
+          const float other = __shfl_xor_sync(0xffffffffu, mine, 1);
+          c0 -= (lane & 1) ? other : mine;
+          c1 -= (lane & 1) ? mine : other;
+          keep = (v0 & !(c0 < thr)) | (v1 & !(c1 < thr));
+        }
+      } else {
+        keep = force | (v0 & !(c0 < thr)) | (v1 & !(c1 < thr));
+      }
+      kbits |= (uint32_t)keep << (j & 31);
+    };
+    /* The criterion of tile j, as this build places it. */
+    auto crit = [&](int j, float c0, float c1, float lo0, float lo1) {
+      if constexpr (LA_VER >= 7)
+        mark7(j, c0, c1, lo0, lo1);
+      else
+        mark(j, c0, c1, lo0, lo1);
     };
     /* Rescale O, then P as the RS A operand: register 4t+k of k-slice t is the pair
      * (S[8t+2k], S[8t+2k+1]). */
@@ -481,21 +560,22 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
       issue_qk(sc, s);
       if (PP) la_bar_arrive(LA_NB_PP + (1 - cw), 256);
       int jn = -1;
-      if constexpr (LA_DEFER) jn = la_visit_next(p, it); /* under the GEMM */
+      if constexpr (LA_LOOK_WAIT) jn = la_visit_next(p, it); /* under the GEMM */
       la_wgmma_wait<0>();
       la_fence_regs(sc);
       if (lt == 0) la_mbar_arrive(bar.empty_k(s));
       float x0, x1, mo0 = m0, mo1 = m1, lo0 = l0, lo1 = l1;
       softmax(sc, j, a0, a1, x0, x1);
-      /* The tile whose marking is pending (v6): its index, PEAK terms, row sums before it. */
+      /* The tile whose marking is pending (LA_MARK_AT 1, 2): its index, PEAK terms, row sums
+       * before it. */
       int jm = j;
       float cm0 = 0.0f, cm1 = 0.0f, lm0 = lo0, lm1 = lo1; /* the first tile is always kept */
-      if constexpr (MARK && !LA_DEFER) mark(j, (x0 - mo0) * c, (x1 - mo1) * c, lo0, lo1);
+      if constexpr (MARK && LA_MARK_AT == 0) crit(j, (x0 - mo0) * c, (x1 - mo1) * c, lo0, lo1);
       to_p(sc, pr, a0, a1);
       uint32_t vs = s, vph = ph; /* stage of the V that P(j) multiplies */
 
       /* Steady state: issue S(j) and O += P(j-1) V(j-1); softmax S(j) under the PV GEMM. */
-      if constexpr (!LA_DEFER) jn = la_visit_next(p, it);
+      if constexpr (!LA_LOOK_WAIT) jn = la_visit_next(p, it);
       for (j = jn; j >= 0; j = jn) {
         s = kcount % L::STAGES;
         ph = (kcount / L::STAGES) & 1u;
@@ -509,20 +589,21 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
         issue_qk(sc, s);
         issue_pv(o, pr, vs);
         if (PP) la_bar_arrive(LA_NB_PP + (1 - cw), 256);
-        if constexpr (LA_DEFER) { /* the GEMM wait: mark the previous tile, find the next */
-          if constexpr (MARK) mark(jm, cm0, cm1, lm0, lm1);
-          jn = la_visit_next(p, it);
-        }
+        /* The GEMM wait: mark the previous tile (v6), find the next. */
+        if constexpr (MARK && LA_MARK_AT == 1) crit(jm, cm0, cm1, lm0, lm1);
+        if constexpr (LA_LOOK_WAIT) jn = la_visit_next(p, it);
         la_wgmma_wait<1>();
         la_fence_regs(sc);
         if (lt == 0) la_mbar_arrive(bar.empty_k(s));
+        /* The PV window (v7): K is released, the softmax needs PV to land first. */
+        if constexpr (MARK && LA_MARK_AT == 2) crit(jm, cm0, cm1, lm0, lm1);
         mo0 = m0, mo1 = m1, lo0 = l0, lo1 = l1;
         softmax(sc, j, a0, a1, x0, x1);
         if constexpr (MARK) {
-          if constexpr (LA_DEFER)
+          if constexpr (LA_MARK_AT != 0)
             jm = j, cm0 = (x0 - mo0) * c, cm1 = (x1 - mo1) * c, lm0 = lo0, lm1 = lo1;
           else
-            mark(j, (x0 - mo0) * c, (x1 - mo1) * c, lo0, lo1);
+            crit(j, (x0 - mo0) * c, (x1 - mo1) * c, lo0, lo1);
         }
         la_wgmma_wait<0>();
         la_fence_regs(o);
@@ -531,7 +612,7 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
         to_p(sc, pr, a0, a1);
         vs = s;
         vph = ph;
-        if constexpr (!LA_DEFER) jn = la_visit_next(p, it);
+        if constexpr (!LA_LOOK_WAIT) jn = la_visit_next(p, it);
       }
       /* Every Q K^T of the item is done: the producer may load the next Q now. */
       if (lt == 0) la_mbar_arrive(bar.empty_q());
@@ -543,7 +624,7 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
       la_wgmma_fence();
       issue_pv(o, pr, vs);
       if (PP) la_bar_arrive(LA_NB_PP + (1 - cw), 256);
-      if constexpr (MARK && LA_DEFER) mark(jm, cm0, cm1, lm0, lm1); /* the last tile */
+      if constexpr (MARK && LA_MARK_AT != 0) crit(jm, cm0, cm1, lm0, lm1); /* the last tile */
       la_wgmma_wait<0>();
       la_fence_regs(o);
       if (lt == 0) la_mbar_arrive(bar.empty_v(vs));
