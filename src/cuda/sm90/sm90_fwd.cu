@@ -545,6 +545,7 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
     };
 
     int j = la_visit_next(p, it);
+    const int visits = j >= 0; /* an empty row has no loads, no GEMMs, no marks */
     if (j >= 0) {
       la_mbar_wait(bar.full_q(), qcount & 1u);
       ++qcount;
@@ -657,7 +658,30 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
       if (q0 + 8 < p.Sq) lrow[q0 + 8] = l1 > 0.0f ? m1 * p.scale + logf(l1) : -INFINITY;
     }
     /* One owner per row writes the write-mask row (unvisited and padding bits are 0). */
-    if constexpr (MARK) {
+    if constexpr (MARK && LA_VER >= 7 && PP) {
+      /* v7 with pingpong: consumer 1, whose turn follows consumer 0's, writes the row once
+       * consumer 0 has arrived (its flushes are then visible); consumer 0 does not wait. An
+       * empty row needs no barrier (nothing was flushed): consumer 1 writes zeros. Consumer 0
+       * can be at most one barrier ahead: its last issue of the next visited row needs
+       * consumer 1's turn in that row, after consumer 1's bar.sync here. For the same reason
+       * consumer 0 flushes into this item's buffer again (two items on) only after consumer 1
+       * has read and cleared it (the clearing threads' bar.arrive of their next turn orders it). */
+      if (!visits) {
+        if (cw == 1)
+          for (int w = lt; w < p.W; w += 128) p.wmask[item * p.W + w] = 0u;
+      } else {
+        la_flush(kept, kw, kbits, lane);
+        if (cw == 0) {
+          la_bar_arrive(LA_NB_MARK, 256);
+        } else {
+          la_bar_sync(LA_NB_MARK, 256);
+          for (int w = lt; w < p.W; w += 128) {
+            p.wmask[item * p.W + w] = kept[w];
+            kept[w] = 0;
+          }
+        }
+      }
+    } else if constexpr (MARK) {
       la_flush(kept, kw, kbits, lane);
       la_bar_sync(LA_NB_MARK, 256);
       for (int w = tid; w < p.W; w += 256) {
