@@ -120,6 +120,11 @@ CASES = [
     ("sq300_sk1023_d128", 2, 300, 1023, 2, 1, 128, "padded", FP16),
     ("sq1023_sk239_d64", 1, 1023, 239, 8, 8, 64, "bhsd", BF16),
     ("len640_d128_b3", 3, 640, 640, 2, 2, 128, "bshd", FP16),
+    # more work items (rows) than an H100/H200 has SMs: persistent CTAs run several rows one
+    # after another (pingpong and marking state across rows, the write-mask hand-over at each
+    # row's end, the longest-first schedule with a read mask)
+    ("len2048_d64_h24", 1, 2048, 2048, 24, 24, 64, "bshd", BF16),
+    ("len2048_d128_h20", 1, 2048, 2048, 20, 20, 128, "bhsd", FP16),
 ]
 
 MODES = [
@@ -311,7 +316,8 @@ def bench(lib, seed, quick, ab=None):
 def ab_bench(lib, ab, seed, rep_ms=800, dev="cuda", alt=None):
     """A/B of two builds in one process (LIB = new, AB = previous), production schedule
     (pingpong, persistent longest-first): per shape, dense, marking with nothing skipped (MASS
-    and PEAK, thr = -30) and random read masks (d = 0.5, 0.25, and 0.25 with MASS marking).
+    and PEAK, thr = -30) and random read masks (d = 0.5, 0.25, 0.25 with MASS marking, and 0.25
+    on the static stride instead of the longest-first schedule).
     Each pair is timed new, prev, prev, new; a row's ms is the mean of its two medians. With
     ALT (a third build, e.g. the new one with another placement) the order is new, prev, alt,
     alt, prev, new and the rows and RESULT lines carry its numbers too."""
@@ -327,15 +333,18 @@ def ab_bench(lib, ab, seed, rep_ms=800, dev="cuda", alt=None):
         masks = {d: random_mask(geom, d, mgen).to(dev) for d in (0.5, 0.25)}
         configs = [("dense", None, None, None), ("MASS thr=-30", None, MASS, -30.0),
                    ("PEAK thr=-30", None, PEAK, -30.0), ("d=0.50", 0.5, None, None),
-                   ("d=0.25", 0.25, None, None), ("d=0.25 MASS thr=-4", 0.25, MASS, -4.0)]
+                   ("d=0.25", 0.25, None, None), ("d=0.25 MASS thr=-4", 0.25, MASS, -4.0),
+                   ("d=0.25 stride", 0.25, None, None)]
         res = {}
         for name, d, crit, thr in configs:
             rm = None if d is None else masks[d]
-            def call(l, rm=rm, crit=crit, thr=thr):
+            # "stride": the static persistent stride instead of the longest-first schedule
+            per = 1 if "stride" in name else 2
+            def call(l, rm=rm, crit=crit, thr=thr, per=per):
                 if crit is None:
-                    l.run(1, dt, q, k, v, o, None, rm, pp=1, persist=2)
+                    l.run(1, dt, q, k, v, o, None, rm, pp=1, persist=per)
                 else:
-                    l.run(1, dt, q, k, v, o, None, rm, wm, thr, crit, pp=1, persist=2)
+                    l.run(1, dt, q, k, v, o, None, rm, wm, thr, crit, pp=1, persist=per)
             t = {"new": [], "prev": [], "alt": []}
             kept = {}
             order = ("new", "prev", "prev", "new") if alt is None else (
@@ -371,7 +380,7 @@ def ab_bench(lib, ab, seed, rep_ms=800, dev="cuda", alt=None):
         dense = res["dense"]
         for name, r in res.items():
             d = 0.5 if "d=0.50" in name else 0.25 if "d=0.25" in name else 1.0
-            base = dense if "d=0.25 MASS" not in name else res["d=0.25"]
+            base = dense if "d=0.25 MASS" not in name and "stride" not in name else res["d=0.25"]
             for w in ("new", "prev") + (() if alt is None else ("alt",)):
                 r["vs_" + w] = r[w] / (d * base[w] if base is dense else base[w])
         print("RESULT (%d, %d, %d) marking overhead, nothing skipped: MASS new %+.1f%% prev "
@@ -388,6 +397,9 @@ def ab_bench(lib, ab, seed, rep_ms=800, dev="cuda", alt=None):
                   100 * (res["d=0.25 MASS thr=-4"]["vs_new"] - 1),
                   100 * (res["d=0.25 MASS thr=-4"]["vs_prev"] - 1),
                   dense["new"] / dense["prev"]), flush=True)
+        print("RESULT (%d, %d, %d) d=0.25 static stride / longest-first schedule: new %.3f "
+              "prev %.3f" % (H, S, D, res["d=0.25 stride"]["vs_new"],
+                             res["d=0.25 stride"]["vs_prev"]), flush=True)
         if alt is not None:
             print("RESULT (%d, %d, %d) alt: MASS %+.1f%% PEAK %+.1f%% (nothing skipped); "
                   "d=0.50 %.3f d=0.25 %.3f; d=0.25 MASS overhead %+.1f%%; dense alt/prev %.3f" % (
