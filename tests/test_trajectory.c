@@ -291,9 +291,11 @@ static void la_series_free(la_series_run_t *r) {
   free(r->masks);
 }
 
-/* Steps replayed: all, or under ASan+UBSan (~15x slower) the first LA_SANITIZED_STEPS. */
+/* Steps of the thr = -inf replay: all, or under ASan+UBSan (~15x slower) the first
+ * LA_SANITIZED_STEPS. The MASS replay always runs every step: the trained model's heads start
+ * marking only after several steps. */
 #define LA_SANITIZED_STEPS 6u
-static uint32_t la_steps(const latraj_t *t) {
+static uint32_t la_bitwise_steps(const latraj_t *t) {
 #if defined(LA_TEST_SANITIZED) && LA_TEST_SANITIZED
   return t->steps < LA_SANITIZED_STEPS ? t->steps : LA_SANITIZED_STEPS;
 #else
@@ -309,7 +311,7 @@ static void test_dense_bitwise(latraj_t *t, uint32_t p, liteattn_dtype_t dtype) 
   const size_t o_bytes = r.o.elems * la_t_dtype_size(dtype);
   void *o_dense = malloc(o_bytes);
   long differ = 0;
-  for (uint32_t s = 0; s < la_steps(t); ++s) {
+  for (uint32_t s = 0; s < la_bitwise_steps(t); ++s) {
     if (la_load_step(t, s, p, &r)) break;
     memset(r.o.base, 0x7f, o_bytes); /* padding included: both calls start from the same bytes */
     LA_CHECK_STATUS(liteattn_fwd(&a, NULL), LITEATTN_OK, "dense");
@@ -319,14 +321,14 @@ static void test_dense_bitwise(latraj_t *t, uint32_t p, liteattn_dtype_t dtype) 
     differ += memcmp(o_dense, r.o.base, o_bytes) != 0;
   }
   LA_CHECK(differ == 0, "series %u %s: thr=-inf differs from dense at %ld of %u steps", p,
-           la_t_dtype_name(dtype), differ, la_steps(t));
+           la_t_dtype_name(dtype), differ, la_bitwise_steps(t));
   const uint32_t *last = liteattn_state_current_mask(&r.st);
   double density = 0.0;
-  LA_CHECK(last != NULL, "series %u: no mask written after %u calls", p, la_steps(t));
+  LA_CHECK(last != NULL, "series %u: no mask written after %u calls", p, la_bitwise_steps(t));
   if (last) {
     LA_CHECK_STATUS(liteattn_mask_density(last, &g, &density, NULL), LITEATTN_OK, "density");
-    LA_CHECK(la_steps(t) < 2 || density == 1.0, "series %u: thr=-inf marked tiles (density %.3f)",
-             p, density);
+    LA_CHECK(la_bitwise_steps(t) < 2 || density == 1.0,
+             "series %u: thr=-inf marked tiles (density %.3f)", p, density);
   }
   free(o_dense);
   la_series_free(&r);
@@ -340,7 +342,7 @@ typedef struct la_replay_stats {
   double worst_rel_l1;
 } la_replay_stats_t;
 
-/* `density` gets the read density of every call (la_steps(t) values). */
+/* `density` gets the read density of every call (t->steps values). */
 static la_replay_stats_t test_replay(latraj_t *t, uint32_t p, float thr, double *density_out) {
   la_replay_stats_t res = {-1.0, -1.0, -1.0, 0.0, 0.0, 0.0, 0.0};
   const liteattn_dtype_t dtype = LITEATTN_DTYPE_FP32;
@@ -356,7 +358,7 @@ static la_replay_stats_t test_replay(latraj_t *t, uint32_t p, float thr, double 
   const double tile_mass = exp2((double)thr);
   double prev = 2.0, sum_density = 0.0;
   long rises = 0, over_mass = 0, over_out = 0;
-  for (uint32_t s = 0; s < la_steps(t); ++s) {
+  for (uint32_t s = 0; s < t->steps; ++s) {
     if (la_load_step(t, s, p, &r)) break;
     for (int64_t d = 0; d < D; ++d) vmax[d] = 0.0f;
     for (int64_t j = 0; j < S; ++j)
@@ -406,10 +408,10 @@ static la_replay_stats_t test_replay(latraj_t *t, uint32_t p, float thr, double 
     res.worst_rel_l1 = fmax(res.worst_rel_l1, rel_l1);
   }
   printf("\n");
-  res.mean_density = sum_density / la_steps(t);
+  res.mean_density = sum_density / t->steps;
   LA_CHECK(rises == 0, "series %u: the read density rose %ld times (refresh_every 0)", p, rises);
   LA_CHECK(res.first_skip_density >= 0.0, "series %u: no call skipped over %u steps", p,
-           la_steps(t));
+           t->steps);
   LA_CHECK(over_mass == 0, "series %u thr %g: %ld rows lost more softmax mass than k_r * 2^thr "
            "(worst ratio %.3g)", p, (double)thr, over_mass, res.worst_mass_ratio);
   LA_CHECK(over_out == 0, "series %u thr %g: %ld elements of O outside 2 k_r 2^thr max|v| "
@@ -447,8 +449,8 @@ int main(int argc, char **argv) {
     liteattn_mask_geometry_t g;
     LA_CHECK_STATUS(liteattn_mask_geometry(1, 1, t.seqlen, t.seqlen, t.head_dim,
                                            LITEATTN_DTYPE_FP32, &g), LITEATTN_OK, "geometry");
-    printf("%s: %u steps (%u replayed), %u series, S = %u (%u x %u x %u), D = %u, %s, scale "
-           "%g; %lld x %lld tiles; MASS thr %g\n", argv[1], t.steps, la_steps(&t), t.series,
+    printf("%s: %u steps (%u with thr = -inf), %u series, S = %u (%u x %u x %u), D = %u, %s, scale "
+           "%g; %lld x %lld tiles; MASS thr %g\n", argv[1], t.steps, la_bitwise_steps(&t), t.series,
            t.seqlen, t.frames, t.rows, t.cols, t.head_dim, t.encoding ? "int8" : "fp16",
            (double)t.scale, (long long)g.tiles_q, (long long)g.tiles_k, (double)thr);
     LA_CHECK(g.tiles_k >= 2, "S = %u is a single key tile: nothing can be skipped", t.seqlen);
@@ -457,7 +459,7 @@ int main(int argc, char **argv) {
     const double most = (double)(g.tiles_k - 1) * exp2((double)thr);
     LA_CHECK(most < 1.0, "thr %g with %lld key tiles: the MASS bound (Tk - 1) * 2^thr = %g says "
              "nothing; use a lower --thr", (double)thr, (long long)g.tiles_k, most);
-    const uint32_t steps = la_steps(&t);
+    const uint32_t steps = t.steps;
     double *density = malloc(sizeof(double) * steps), *mean = calloc(steps, sizeof(double));
     for (uint32_t p = 0; p < t.series; ++p) {
       test_dense_bitwise(&t, p, LITEATTN_DTYPE_FP32);
