@@ -722,19 +722,16 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
        * consumer 1's turn in that row, after consumer 1's bar.sync here. For the same reason
        * consumer 0 flushes into this item's buffer again (two items on) only after consumer 1
        * has read and cleared it (the clearing threads' bar.arrive of their next turn orders it). */
-      if (!visits) {
-        if (cw == 1)
-          for (int w = lt; w < p.W; w += 128) p.wmask[item * p.W + w] = 0u;
+      la_flush(kept, kw, kbits, lane); /* nothing for an empty row (kw < 0) */
+      /* cw is the same in the whole warp; the shuffle tells ptxas, which otherwise treats the
+       * item loop as divergent and keeps the row state out of uniform registers. */
+      if (__shfl_sync(0xffffffffu, cw, 0) == 0) {
+        if (visits) la_bar_arrive(LA_NB_MARK, 256);
       } else {
-        la_flush(kept, kw, kbits, lane);
-        if (cw == 0) {
-          la_bar_arrive(LA_NB_MARK, 256);
-        } else {
-          la_bar_sync(LA_NB_MARK, 256);
-          for (int w = lt; w < p.W; w += 128) {
-            p.wmask[item * p.W + w] = kept[w];
-            kept[w] = 0;
-          }
+        if (visits) la_bar_sync(LA_NB_MARK, 256);
+        for (int w = lt; w < p.W; w += 128) {
+          p.wmask[item * p.W + w] = visits ? kept[w] : 0u;
+          if (visits) kept[w] = 0;
         }
       }
     } else if constexpr (MARK) {
