@@ -14,6 +14,21 @@
 
 #include "fwd.h"
 
+/* Which marking path the kernel compiles (bench/gpu/NOTES.md has each version's card): 5 (the
+ * default), or 4 / 3 for A/B builds (scripts/ab_portable.sh builds the old side with
+ * -DLA_PORTABLE_VERSION=4). All three give the same votes bit for bit; marking off is the same
+ * code in all three. -DLA_PORTABLE_V3 is the older spelling of version 3. */
+#ifndef LA_PORTABLE_VERSION
+#ifdef LA_PORTABLE_V3
+#define LA_PORTABLE_VERSION 3
+#else
+#define LA_PORTABLE_VERSION 5
+#endif
+#endif
+#if LA_PORTABLE_VERSION < 3 || LA_PORTABLE_VERSION > 5
+#error "LA_PORTABLE_VERSION must be 3, 4 or 5"
+#endif
+
 /* ---- PTX wrappers ---- */
 __device__ __forceinline__ uint32_t la_smem_addr(const void *p) {
   return (uint32_t)__cvta_generic_to_shared(p);
@@ -23,6 +38,15 @@ __device__ __forceinline__ uint32_t la_smem_addr(const void *p) {
 __device__ __forceinline__ void la_cp_async16(uint32_t dst, const void *src, bool valid) {
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src),
                "r"(valid ? 16 : 0));
+}
+/* *addr |= bits (shared memory) where `on`, as one predicated reduction. ptxas still branches
+ * around it, but the vote costs 9 fewer instructions per block than with
+ * `if (!__all_sync(..) && lane == 0) atomicOr(..)` (sm_90, D = 64, early vote). */
+__device__ __forceinline__ void la_red_or_if(uint32_t addr, uint32_t bits, bool on) {
+  asm volatile(
+      "{\n .reg .pred p;\n setp.ne.b32 p, %2, 0;\n @p red.shared.or.b32 [%0], %1;\n}\n" ::"r"(addr),
+      "r"(bits), "r"((int)on)
+      : "memory");
 }
 __device__ __forceinline__ void la_cp_commit() { asm volatile("cp.async.commit_group;\n" ::); }
 __device__ __forceinline__ void la_cp_wait_all() { asm volatile("cp.async.wait_group 0;\n" ::); }
@@ -76,6 +100,15 @@ __device__ __forceinline__ float la_exp2(float x) {
   return y;
 }
 
+/* log2 with the SFU, subnormal input flushed to 0. For a normal input it is __log2f's result bit
+ * for bit (__log2f only rescales a subnormal input before the same MUFU.LG2), and is one
+ * instruction instead of four: for a key count (1..BN) there is nothing to rescale. */
+__device__ __forceinline__ float la_log2_ftz(float x) {
+  float y;
+  asm("lg2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+  return y;
+}
+
 /* Sum and max over the 4 lanes of a quad (the 4 threads that hold one accumulator row). The
  * butterfly gives every lane the same bits. */
 __device__ __forceinline__ float la_quad_sum(float x) {
@@ -85,6 +118,19 @@ __device__ __forceinline__ float la_quad_sum(float x) {
 __device__ __forceinline__ float la_quad_max(float x) {
   x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, 1));
   return fmaxf(x, __shfl_xor_sync(0xffffffffu, x, 2));
+}
+
+/* la_quad_sum of the four row slots x0..x3 at once, each lane keeping one: lane t of the quad
+ * (t = lane & 3) gets slot t's sum, bit for bit la_quad_sum(x_t): round 1 adds the partner
+ * lane^1's value of the slots whose bit 0 is t's (own value first, as la_quad_sum does), round 2
+ * the partner lane^2's pair sum of slot t. 3 shuffles and 3 adds instead of 8 and 8. */
+__device__ __forceinline__ float la_quad_sum_slot(float x0, float x1, float x2, float x3, bool t0,
+                                                  bool t1) {
+  float k0 = t0 ? x1 : x0, k1 = t0 ? x3 : x2;       /* slots t0 and 2 + t0: kept */
+  const float s0 = t0 ? x0 : x1, s1 = t0 ? x2 : x3; /* the partner's slots: sent */
+  k0 += __shfl_xor_sync(0xffffffffu, s0, 1);
+  k1 += __shfl_xor_sync(0xffffffffu, s1, 1);
+  return (t1 ? k1 : k0) + __shfl_xor_sync(0xffffffffu, t1 ? k0 : k1, 2);
 }
 
 /* Element offset of (row, 16-byte chunk) in a [rows][D] shared tile. XOR-swizzling the chunk with
@@ -154,6 +200,25 @@ __device__ __forceinline__ int la_next_visit(const uint32_t *vis, int Tk, int di
   return Tk;
 }
 
+/* v5: the criterion of this lane's row slot for one key block, and after the tile's last block the
+ * warp's vote (must-do tiles are already in sbits). The same operations on the same values as
+ * v4's per-slot criterion (see there why a vote per block is exactly the spec's vote per tile);
+ * the slot's three other lanes computed identical bits, so one lane per (row, tile) loses
+ * nothing. Bitwise &/|: &&/|| make the compiler branch around each compare. */
+template <int MARK>
+__device__ __forceinline__ void la_vote_v5(bool &negl, bool &first, float mx_t, float mb_t,
+                                           float lk_t, float c, float thr, bool row_out, bool last,
+                                           uint32_t *sbits, int j, int lane) {
+  float crit = (mx_t - mb_t) * c;
+  if (MARK == LA_MARK_MASS) crit += lk_t;
+  negl = negl & (row_out | (crit < thr));
+  if (last) {
+    la_red_or_if(la_smem_addr(sbits + (j >> 5)), 1u << (j & 31),
+                 !__all_sync(0xffffffffu, negl) & (lane == 0));
+    first = false;
+  }
+}
+
 /* One CTA = one (b, hq, q-tile) row of the mask: 128 query rows, 4 warps of 32 rows (two m16
  * fragments each). Keys come in blocks of KB (the BN-key tile is BN/KB blocks): KB = 64 at D = 128
  * keeps S (64 fp32) + O (128 fp32) in registers; KB = 128 at D = 64 (S 128 + O 64). */
@@ -178,13 +243,15 @@ __global__ void __launch_bounds__(LA_CUDA_THREADS, 2)
   uint32_t *sbits = vis + p.W;                               /* write-mask row being voted */
   /* Criterion state per thread and (mi, h) row slot, [slot][thread] so a warp's accesses hit 32
    * banks. In shared memory because more live registers push the main loop into spills (the
-   * kernel sits at the 255-register cap). v4 (default): the running max before the tile and, for
+   * kernel sits at the 255-register cap). v4: the running max before the tile and, for
    * MASS, log2(n) - log2(l) before the tile, used only when a tile has more than one key block
-   * (D = 128). v3 (-DLA_PORTABLE_V3, kept for A/B builds): the running max before the tile, this
+   * (D = 128). v3 (kept for A/B builds): the running max before the tile, this
    * thread's part of l before the tile, the tile's max score so far. */
+  /* v5 (default) keeps its state (one row slot per thread) in registers, except crit_l[tid]:
+   * log2(n) - log2(l) before the tile, for the tile's second block at D = 128. */
   float *crit_m = reinterpret_cast<float *>(sbits + p.W);
   float *crit_l = crit_m + 4 * LA_CUDA_THREADS;
-#ifdef LA_PORTABLE_V3
+#if LA_PORTABLE_VERSION == 3
   float *crit_t = crit_l + 4 * LA_CUDA_THREADS;
 #endif
 
@@ -238,12 +305,40 @@ __global__ void __launch_bounds__(LA_CUDA_THREADS, 2)
   }
   bool first = true;
   const int wrow = warp * 32; /* first row of this warp in the tile */
-#ifndef LA_PORTABLE_V3
+#if LA_PORTABLE_VERSION == 4
   /* v4 vote state: negl is "every valid row of this warp found the tile negligible so far"; row
    * (mi, h) of this thread is past the end of the sequence when mi*16 + h*8 >= rows_left. */
   bool negl = false;
   const int rows_left = p.Sq - q0 - wrow - g;
   const float thr = p.threshold;
+#elif LA_PORTABLE_VERSION == 5
+  /* v5 vote state. The four lanes of a quad hold the same row values (m, the quad max, the quad
+   * sum of l), so each lane evaluates one row slot, slot t = mi*2 + h with mi = t1, h = t0, and
+   * the warp's __all_sync still covers every (row, tile). negl: "this lane's row found the tile
+   * negligible so far" (true for a row past Sq, which never votes); mb_t: m of the slot before
+   * the tile; lk_t (MASS): log2(n) - log2(l) of the slot before the tile. */
+  bool negl = false;
+  const bool t0 = t & 1, t1 = (t >> 1) & 1;
+  const bool row_out = (t1 ? 16 : 0) + (t0 ? 8 : 0) >= p.Sq - q0 - wrow - g;
+  float mb_t = 0.f, lk_t = 0.f;
+  /* Where the vote runs. Late (as v4): the maxes stay in the softmax loop and the criterion and
+   * vote follow it, before P·V; ptxas overlaps the vote's shuffle-compare-vote chain with the
+   * exponentials. EARLY: the four row maxes first, then the criterion and the vote, then the
+   * exponentials, so the tile index j is dead before the softmax's register peak, but the chain
+   * is exposed (the exponentials wait behind the branch around the atomic). Chosen by ptxas's
+   * spills (CUDA 13.0): early only at sm_90, D = 64, PEAK, where late spills 8 bytes (a K/V
+   * address reloaded every block) and early spills none; there MASS late spills none. Early
+   * spills 64 bytes at D = 128 and 16-20 at sm_80/86/89 D = 64 (late: 8, as v4).
+   * LA_V5_EARLY_VOTE (bit MARK set: early for that criterion at D = 64) overrides the choice, for
+   * the A/B script's alternative build. */
+#ifndef LA_V5_EARLY_VOTE
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ == 900
+#define LA_V5_EARLY_VOTE (1 << LA_MARK_PEAK)
+#else
+#define LA_V5_EARLY_VOTE 0
+#endif
+#endif
+  constexpr bool EARLY = NSUB == 1 && ((LA_V5_EARLY_VOTE >> MARK) & 1);
 #endif
   /* Per-lane byte offsets of the ldmatrix rows at k-step 0. Rows are D*2 bytes (a multiple of
    * 128) and every row base used below is too, so step kd's chunk (2*kd + c) ^ (row % 8) lands
@@ -267,7 +362,7 @@ __global__ void __launch_bounds__(LA_CUDA_THREADS, 2)
     la_load_tile<D, KB>(sVa, gv, p.v_ss, k0, p.Sk, tid);
     la_cp_commit();
 
-#ifdef LA_PORTABLE_V3
+#if LA_PORTABLE_VERSION == 3
     if (MARK && sub == 0) {
 #pragma unroll
       for (int mi = 0; mi < MI; ++mi)
@@ -277,9 +372,26 @@ __global__ void __launch_bounds__(LA_CUDA_THREADS, 2)
           if (MARK == LA_MARK_MASS) crit_l[(mi * 2 + h) * LA_CUDA_THREADS + tid] = l[mi][h];
         }
     }
-#else
+#elif LA_PORTABLE_VERSION == 4
     /* The tile's first block starts a fresh vote: the first visited tile is never negligible. */
     if (MARK && (NSUB == 1 || sub == 0)) negl = !first;
+#else
+    /* The tile's first block starts a fresh vote (the first visited tile is never negligible) and
+     * takes this lane's slot's state before the tile: m and, for MASS, log2(n) - log2(l), one
+     * log2 per thread instead of four. At D = 128 the tile's second block reuses them: m from a
+     * register, log2(n) - log2(l) from shared memory (in a register too it costs 24 bytes of
+     * spills at sm_90). */
+    if (MARK && (NSUB == 1 || sub == 0)) {
+      negl = !first;
+      mb_t = t1 ? (t0 ? m[1][1] : m[1][0]) : (t0 ? m[0][1] : m[0][0]);
+      if (MARK == LA_MARK_MASS) {
+        lk_t = la_log2_ftz((float)(p.Sk - j * BN < BN ? p.Sk - j * BN : BN)) -
+               __log2f(la_quad_sum_slot(l[0][0], l[0][1], l[1][0], l[1][1], t0, t1));
+        if (NSUB > 1) crit_l[tid] = lk_t;
+      }
+    } else if (MARK == LA_MARK_MASS) {
+      lk_t = crit_l[tid];
+    }
 #endif
 
     /* S = Q·Kᵀ (raw scores, fp32). */
@@ -325,23 +437,58 @@ __global__ void __launch_bounds__(LA_CUDA_THREADS, 2)
 
     /* Online softmax in base 2 with the scale folded in: p = 2^(s*c - m*c). */
     uint32_t pa[MI][KK][4];
-#ifndef LA_PORTABLE_V3
+#if LA_PORTABLE_VERSION == 4
     float log2n = 0.f; /* MASS: log2 of the tile's key count, once per tile */
     if (MARK == LA_MARK_MASS && (NSUB == 1 || sub == 0))
       log2n = __log2f((float)(p.Sk - j * BN < BN ? p.Sk - j * BN : BN));
+#elif LA_PORTABLE_VERSION == 5
+    /* mx_t: the block's row max of this lane's slot (EARLY: all four row maxes first, and the vote
+     * before the exponentials). */
+    float mx_t = 0.f, mxv[MI][2];
+    if (MARK && EARLY) {
+#pragma unroll
+      for (int mi = 0; mi < MI; ++mi)
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+          float mx = -INFINITY;
+#pragma unroll
+          for (int nt = 0; nt < NT; ++nt)
+            mx = fmaxf(mx, fmaxf(s[mi][nt][2 * h], s[mi][nt][2 * h + 1]));
+          mxv[mi][h] = la_quad_max(mx);
+        }
+      mx_t = t1 ? (t0 ? mxv[1][1] : mxv[1][0]) : (t0 ? mxv[0][1] : mxv[0][0]);
+      la_vote_v5<MARK>(negl, first, mx_t, mb_t, lk_t, c, p.threshold, row_out, true, sbits, j,
+                       lane);
+    }
 #endif
 #pragma unroll
     for (int mi = 0; mi < MI; ++mi) {
+#if LA_PORTABLE_VERSION == 5
+      float mx_h = 0.f; /* the block's row max of slot (mi, t0) */
+#endif
 #pragma unroll
       for (int h = 0; h < 2; ++h) {
         float mx = -INFINITY;
+#if LA_PORTABLE_VERSION == 5
+        if (MARK && EARLY)
+          mx = mxv[mi][h];
+        else
+#endif
+        {
 #pragma unroll
-        for (int nt = 0; nt < NT; ++nt) mx = fmaxf(mx, fmaxf(s[mi][nt][2 * h], s[mi][nt][2 * h + 1]));
-        mx = la_quad_max(mx);
-#ifdef LA_PORTABLE_V3
+          for (int nt = 0; nt < NT; ++nt)
+            mx = fmaxf(mx, fmaxf(s[mi][nt][2 * h], s[mi][nt][2 * h + 1]));
+          mx = la_quad_max(mx);
+        }
+#if LA_PORTABLE_VERSION == 3
         if (MARK) {
           float *tm = &crit_t[(mi * 2 + h) * LA_CUDA_THREADS + tid];
           *tm = sub == 0 ? mx : fmaxf(*tm, mx);
+        }
+#elif LA_PORTABLE_VERSION == 5
+        if (MARK && !EARLY) { /* slot t's: mx_t = t1 ? (t0 ? mx11 : mx10) : (t0 ? mx01 : mx00) */
+          mx_h = h == 0 ? mx : t0 ? mx : mx_h;
+          if (h == 1) mx_t = mi == 0 ? mx_h : t1 ? mx_h : mx_t;
         }
 #else
         if (MARK) {
@@ -396,7 +543,13 @@ __global__ void __launch_bounds__(LA_CUDA_THREADS, 2)
       }
     }
 
-#ifndef LA_PORTABLE_V3
+#if LA_PORTABLE_VERSION == 5
+    /* The criterion and the vote, issued ahead of P·V so their latency hides behind the tensor-core
+     * work. */
+    if (MARK && !EARLY)
+      la_vote_v5<MARK>(negl, first, mx_t, mb_t, lk_t, c, p.threshold, row_out,
+                       NSUB == 1 || sub == nsub - 1, sbits, j, lane);
+#elif LA_PORTABLE_VERSION == 4
     /* The warp's vote after the tile's last block, issued ahead of P·V so its latency hides behind
      * the tensor-core work (must-do tiles are already in sbits). */
     if (MARK && (NSUB == 1 || sub == nsub - 1)) {
@@ -420,7 +573,7 @@ __global__ void __launch_bounds__(LA_CUDA_THREADS, 2)
       }
     }
 
-#ifdef LA_PORTABLE_V3
+#if LA_PORTABLE_VERSION == 3
     /* After the tile's last block: criterion against the state before the tile, then the vote.
      * Rows >= Sq never vote; the first visited tile is never negligible (must-do tiles are
      * already in sbits). Branch-free and with the SFU's log2: with only 8 warps per SM every
