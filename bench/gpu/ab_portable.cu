@@ -1,13 +1,16 @@
 /* ab_portable.cu — one-process A/B of two builds of libliteattn.so (the portable kernel, old and
  * new), on the same inputs, the two builds timed in alternation so clock and thermal drift hit
  * both alike. First it requires the two builds to agree bit for bit (O and write mask) at the
- * benchmark shapes with a threshold that keeps some tiles and drops others: v4 claims the same
- * votes as v3, not merely votes within tolerance. Then, per shape: full mask with marking off,
+ * benchmark shapes, for PEAK and MASS, full and half read masks, each at a threshold that keeps
+ * some tiles and drops others (found by bisection on the new build: with these inputs a fixed
+ * MASS threshold kept every tile, so it compared nothing but "keep"): new claims the same votes
+ * as old, not merely votes within tolerance. Then, per shape: full mask with marking off,
  * PEAK and MASS (threshold -inf: marking on, nothing dropped, the pure cost of the criterion), and
- * random read masks at densities 0.5 and 0.25 with marking off and MASS. Prints per build the
+ * random read masks at densities 0.5 and 0.25 with marking off, PEAK and MASS. Prints per build the
  * median ms, computed TFLOP/s, and the cost of marking (time with marking / time without - 1).
  *
- * Usage: ab_portable OLD.so NEW.so [--reps N] [--quick]
+ * Usage: ab_portable OLD.so NEW.so [--reps N] [--quick] [--tags OLDNAME,NEWNAME]
+ *   --quick: the full-mask rows only; --tags: the two builds' names in the output (old, new).
  * Exit status: 0 all agree, 1 the builds disagree (timings are still printed), 2 setup error. */
 #include <cuda_runtime.h>
 #include <dlfcn.h>
@@ -91,6 +94,22 @@ static double ab_mask(uint32_t *m, const liteattn_mask_geometry_t *g, double d, 
   return (double)set / ((double)g->rows * (double)g->tiles_k);
 }
 
+/* Runs build l with write mask wm (criterion, threshold thr) and copies the mask to hm; O to ho
+ * if ho is not NULL. The read mask rm is used when dens < 1. */
+static void ab_marked(const ab_lib_t *l, const liteattn_fwd_args_t *base, liteattn_criterion_t crit,
+                      float thr, uint32_t *wm, uint32_t *hm, const liteattn_mask_geometry_t *g,
+                      uint16_t *o, uint16_t *ho, size_t n, cudaStream_t st) {
+  liteattn_fwd_args_t a = *base;
+  a.write_mask = wm, a.write_mask_words = (size_t)g->words;
+  a.criterion = crit, a.threshold = thr;
+  if (ho) LA_B_CHECK(cudaMemset(o, 0xff, n * 2)); /* poison: a tile left unwritten shows */
+  LA_B_CHECK(cudaMemset(wm, 0xa5, g->bytes));
+  ab_run(l, &a, st);
+  LA_B_CHECK(cudaStreamSynchronize(st));
+  LA_B_CHECK(cudaMemcpy(hm, wm, g->bytes, cudaMemcpyDeviceToHost));
+  if (ho) LA_B_CHECK(cudaMemcpy(ho, o, n * 2, cudaMemcpyDeviceToHost));
+}
+
 static int ab_cmp(const void *x, const void *y) {
   const double a = *(const double *)x, b = *(const double *)y;
   return a < b ? -1 : a > b;
@@ -113,24 +132,32 @@ typedef struct ab_shape {
 
 int main(int argc, char **argv) {
   if (argc < 3) {
-    fprintf(stderr, "usage: ab_portable OLD.so NEW.so [--reps N] [--quick]\n");
+    fprintf(stderr, "usage: ab_portable OLD.so NEW.so [--reps N] [--quick] [--tags OLD,NEW]\n");
     return 2;
   }
   int reps = 21, quick = 0;
+  char tags[64] = "old,new";
   for (int i = 3; i < argc; ++i) {
     if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--quick")) quick = 1;
+    else if (!strcmp(argv[i], "--tags") && i + 1 < argc) snprintf(tags, sizeof tags, "%s", argv[++i]);
   }
+  char *comma = strchr(tags, ',');
+  if (!comma || comma == tags || !comma[1] || strlen(comma + 1) > 8 || comma - tags > 8) {
+    fprintf(stderr, "--tags %s: want OLDNAME,NEWNAME, each 1..8 characters\n", tags);
+    return 2;
+  }
+  *comma = 0;
+  const char *tag[2] = {tags, comma + 1};
   if (reps < 1 || reps > 1000) {
     fprintf(stderr, "--reps %d: want 1..1000\n", reps);
     return 2;
   }
   ab_lib_t lib[2] = {ab_load(argv[1]), ab_load(argv[2])};
-  const char *tag[2] = {"old", "new"};
   struct cudaDeviceProp prop;
   LA_B_CHECK(cudaGetDeviceProperties(&prop, 0));
-  printf("ab_portable: %s, %d SMs; old = %s, new = %s; %d reps per case, alternating\n", prop.name,
-         prop.multiProcessorCount, argv[1], argv[2], reps);
+  printf("ab_portable: %s, %d SMs; %s = %s, %s = %s; %d reps per case, alternating\n", prop.name,
+         prop.multiProcessorCount, tag[0], argv[1], tag[1], argv[2], reps);
 
   const ab_shape_t shapes[] = {{"wan1.3b", 12, 32760, 128}, {"cogvideox", 48, 17776, 64}};
   int disagree = 0;
@@ -165,46 +192,52 @@ int main(int argc, char **argv) {
     printf("\n== %s: B=1 H=%lld S=%lld D=%lld bf16, %ld mask words\n", sh->name, (long long)sh->H,
            (long long)sh->S, (long long)sh->D, (long)g.words);
 
-    /* 1. Same answer, bit for bit: full read, then a random read mask of density 0.5. */
+    /* 1. Same answer, bit for bit, PEAK and MASS, full read and a random read mask of density
+     * 0.5, each at a threshold where the new build keeps between 50% and 95% of the visited tiles
+     * (bisection on thr in [-40, 0]; the kept count only grows as thr falls). */
     struct {
       liteattn_criterion_t crit;
-      float thr;
       double dens;
-    } eq[] = {{LITEATTN_CRITERION_PEAK, -4.0f, 1.0},
-              {LITEATTN_CRITERION_MASS, -6.0f, 1.0},
-              {LITEATTN_CRITERION_MASS, -10.0f, 0.5},
-              {LITEATTN_CRITERION_PEAK, -2.0f, 0.5}};
+    } eq[] = {{LITEATTN_CRITERION_PEAK, 1.0},
+              {LITEATTN_CRITERION_MASS, 1.0},
+              {LITEATTN_CRITERION_MASS, 0.5},
+              {LITEATTN_CRITERION_PEAK, 0.5}};
     for (size_t ei = 0; ei < sizeof eq / sizeof eq[0]; ++ei) {
       double got = 1.0;
       if (eq[ei].dens < 1.0) {
         got = ab_mask(hm[0], &g, eq[ei].dens, 77u + ei);
         LA_B_CHECK(cudaMemcpy(rm, hm[0], g.bytes, cudaMemcpyHostToDevice));
       }
+      const double visited = got * (double)g.rows * (double)g.tiles_k;
+      liteattn_fwd_args_t a[2];
       for (int b = 0; b < 2; ++b) {
-        liteattn_fwd_args_t a = lib[b].args_init();
-        a.q = ab_tensor(q, sh->H, sh->S, sh->D), a.k = ab_tensor(k, sh->H, sh->S, sh->D);
-        a.v = ab_tensor(v, sh->H, sh->S, sh->D), a.o = ab_tensor(o[b], sh->H, sh->S, sh->D);
-        a.backend = LITEATTN_BACKEND_CUDA_PORTABLE;
-        if (eq[ei].dens < 1.0) a.read_mask = rm, a.read_mask_words = (size_t)g.words;
-        a.write_mask = wm[b], a.write_mask_words = (size_t)g.words;
-        a.criterion = eq[ei].crit, a.threshold = eq[ei].thr;
-        LA_B_CHECK(cudaMemset(o[b], 0xff, n * 2)); /* poison: a tile left unwritten shows */
-        LA_B_CHECK(cudaMemset(wm[b], 0xa5, g.bytes));
-        ab_run(&lib[b], &a, st);
-        LA_B_CHECK(cudaStreamSynchronize(st));
-        LA_B_CHECK(cudaMemcpy(hm[b], wm[b], g.bytes, cudaMemcpyDeviceToHost));
-        LA_B_CHECK(cudaMemcpy(ho[b], o[b], n * 2, cudaMemcpyDeviceToHost));
+        a[b] = lib[b].args_init();
+        a[b].q = ab_tensor(q, sh->H, sh->S, sh->D), a[b].k = ab_tensor(k, sh->H, sh->S, sh->D);
+        a[b].v = ab_tensor(v, sh->H, sh->S, sh->D), a[b].o = ab_tensor(o[b], sh->H, sh->S, sh->D);
+        a[b].backend = LITEATTN_BACKEND_CUDA_PORTABLE;
+        if (eq[ei].dens < 1.0) a[b].read_mask = rm, a[b].read_mask_words = (size_t)g.words;
       }
+      float lo = -40.f, hi = 0.f, thr = hi;
+      for (int it = 0; it < 24; ++it) {
+        ab_marked(&lib[1], &a[1], eq[ei].crit, thr, wm[1], hm[1], &g, NULL, NULL, 0, st);
+        const double share = (double)ab_popcount(hm[1], (size_t)g.words) / visited;
+        if (share > 0.95) lo = thr; /* too few dropped: raise thr */
+        else if (share < 0.5) hi = thr;
+        else break;
+        if (it == 0 && share > 0.95) break; /* nothing to drop even at thr = 0 */
+        thr = 0.5f * (lo + hi);
+      }
+      for (int b = 0; b < 2; ++b)
+        ab_marked(&lib[b], &a[b], eq[ei].crit, thr, wm[b], hm[b], &g, o[b], ho[b], (size_t)n, st);
       long mask_diff = 0, o_diff = 0;
       for (int64_t w = 0; w < g.words; ++w) mask_diff += __builtin_popcount(hm[0][w] ^ hm[1][w]);
       for (int64_t i = 0; i < n; ++i) o_diff += ho[0][i] != ho[1][i];
       const long kept = ab_popcount(hm[1], (size_t)g.words);
-      const double visited = got * (double)g.rows * (double)g.tiles_k;
       const int ok = mask_diff == 0 && o_diff == 0 && kept > 0 && kept < (long)visited;
-      printf("equal? %s thr %5.1f read density %.3f: kept %ld of %.0f visited tiles; mask bits "
+      printf("equal? %s thr %8.4f read density %.3f: kept %ld of %.0f visited tiles; mask bits "
              "differing %ld, O elements differing %ld  %s\n",
-             eq[ei].crit == LITEATTN_CRITERION_PEAK ? "PEAK" : "MASS", eq[ei].thr, got, kept,
-             visited, mask_diff, o_diff,
+             eq[ei].crit == LITEATTN_CRITERION_PEAK ? "PEAK" : "MASS", thr, got, kept, visited,
+             mask_diff, o_diff,
              ok ? "OK" : mask_diff || o_diff ? "MISMATCH" : "OK (but did not decide both ways)");
       if (mask_diff || o_diff) disagree = 1;
     }
@@ -221,8 +254,12 @@ int main(int argc, char **argv) {
     const char *mname[3] = {"off", "PEAK", "MASS"};
     double med[9][2], got = 1.0;
     double *t[2] = {(double *)malloc(sizeof(double) * reps), (double *)malloc(sizeof(double) * reps)};
-    printf("%-8s %-5s %6s | %9s %8s | %9s %8s | %7s\n", "mask", "mark", "dens", "old ms", "TFLOP/s",
-           "new ms", "TFLOP/s", "new/old");
+    char hdr[3][24];
+    snprintf(hdr[0], sizeof hdr[0], "%s ms", tag[0]);
+    snprintf(hdr[1], sizeof hdr[1], "%s ms", tag[1]);
+    snprintf(hdr[2], sizeof hdr[2], "%s/%s", tag[1], tag[0]);
+    printf("%-8s %-5s %6s | %9s %8s | %9s %8s | %7s\n", "mask", "mark", "dens", hdr[0], "TFLOP/s",
+           hdr[1], "TFLOP/s", hdr[2]);
     for (int ci = 0; ci < ncs; ++ci) {
       if (cs[ci].mark == 0 && cs[ci].dens < 1.0) { /* a new read mask, kept for the marking rows */
         got = ab_mask(hm[0], &g, cs[ci].dens, 1234u + (uint64_t)ci);
@@ -278,7 +315,7 @@ int main(int argc, char **argv) {
   }
   for (int i = 0; i < 3; ++i) cudaEventDestroy(ev[i]);
   cudaStreamDestroy(st);
-  printf("\nab_portable: %s\n", disagree ? "FAIL: the builds disagree (see MISMATCH above)"
-                                         : "old and new agree bit for bit on every check");
+  printf("\nab_portable: %s and %s %s\n", tag[0], tag[1],
+         disagree ? "DISAGREE (see MISMATCH above): FAIL" : "agree bit for bit on every check");
   return disagree;
 }
