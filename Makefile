@@ -17,6 +17,7 @@ deps:
 	for t in cmake:cmake gcc:build-essential make:make; do \
 	  command -v $${t%%:*} >/dev/null 2>&1 || missing="$$missing $${t##*:}"; \
 	done; \
+	[ -f /usr/include/zlib.h ] || missing="$$missing zlib1g-dev"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; apt-get update -qq && apt-get install -y -qq $$missing; \
 	fi

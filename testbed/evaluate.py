@@ -193,9 +193,11 @@ def main(argv=None) -> int:
                     help="wall-clock plan: the sweep stops at 55%%, calibration is skipped "
                          "after 75%% (0: no limit)")
     ap.add_argument("--heatmap-layers", default="0,3,7")
-    ap.add_argument("--traj-layers", default="1,6")
+    ap.add_argument("--traj-layers", default="0,1")
     ap.add_argument("--traj-heads", default="0")
-    ap.add_argument("--traj-window", default="8,8,8", help="frames,rows,cols of token grid")
+    ap.add_argument("--traj-window", default="11,8,8",
+                    help="frames,rows,cols of the token grid (11x8x8 = 704 tokens: 5.5 tiles, "
+                         "so the C tests see a partial tile; 2 series fit 16 MB in int8)")
     ap.add_argument("--traj-encoding", choices=sorted(ENCODINGS), default="int8")
     ap.add_argument("--traj-budget-mb", type=float, default=16.0)
     ap.add_argument("--traj-out", default=None, help="default <out>/results/trajectory.latraj")
