@@ -40,8 +40,8 @@ __device__ __forceinline__ void la_cp_async16(uint32_t dst, const void *src, boo
                "r"(valid ? 16 : 0));
 }
 /* *addr |= bits (shared memory) where `on`, as one predicated reduction. ptxas still branches
- * around it, but the vote costs 9 fewer instructions per block than with
- * `if (!__all_sync(..) && lane == 0) atomicOr(..)` (sm_90, D = 64, early vote). */
+ * around it, but at sm_90, D = 64, MASS the loop is 7 instructions shorter and spill-free, where
+ * `if (on) atomicOr(..)` spills 8 bytes. */
 __device__ __forceinline__ void la_red_or_if(uint32_t addr, uint32_t bits, bool on) {
   asm volatile(
       "{\n .reg .pred p;\n setp.ne.b32 p, %2, 0;\n @p red.shared.or.b32 [%0], %1;\n}\n" ::"r"(addr),
@@ -204,17 +204,28 @@ __device__ __forceinline__ int la_next_visit(const uint32_t *vis, int Tk, int di
  * warp's vote (must-do tiles are already in sbits). The same operations on the same values as
  * v4's per-slot criterion (see there why a vote per block is exactly the spec's vote per tile);
  * the slot's three other lanes computed identical bits, so one lane per (row, tile) loses
- * nothing. Bitwise &/|: &&/|| make the compiler branch around each compare. */
-template <int MARK>
+ * nothing. Bitwise &/|: &&/|| make the compiler branch around each compare.
+ * BRANCH_FREE: every lane issues the reduction, lane 0 to the tile's word (its bit, or 0 if the
+ * warp found the tile negligible), the others to a scratch word of their own (scratch[lane]; never
+ * read). No branch, so ptxas can interleave the vote chain with the work after it; else one
+ * predicated reduction, which ptxas puts behind a branch. */
+template <int MARK, bool BRANCH_FREE>
 __device__ __forceinline__ void la_vote_v5(bool &negl, bool &first, float mx_t, float mb_t,
                                            float lk_t, float c, float thr, bool row_out, bool last,
-                                           uint32_t *sbits, int j, int lane) {
+                                           uint32_t *sbits, const float *scratch, int j, int lane) {
   float crit = (mx_t - mb_t) * c;
   if (MARK == LA_MARK_MASS) crit += lk_t;
   negl = negl & (row_out | (crit < thr));
   if (last) {
-    la_red_or_if(la_smem_addr(sbits + (j >> 5)), 1u << (j & 31),
-                 !__all_sync(0xffffffffu, negl) & (lane == 0));
+    const bool keep = !__all_sync(0xffffffffu, negl);
+    if (BRANCH_FREE) {
+      const uint32_t addr =
+          lane == 0 ? la_smem_addr(sbits + (j >> 5)) : la_smem_addr(scratch + lane);
+      asm volatile("red.shared.or.b32 [%0], %1;\n" ::"r"(addr), "r"(keep ? 1u << (j & 31) : 0u)
+                   : "memory");
+    } else {
+      la_red_or_if(la_smem_addr(sbits + (j >> 5)), 1u << (j & 31), keep & (lane == 0));
+    }
     first = false;
   }
 }
@@ -322,15 +333,15 @@ __global__ void __launch_bounds__(LA_CUDA_THREADS, 2)
   const bool row_out = (t1 ? 16 : 0) + (t0 ? 8 : 0) >= p.Sq - q0 - wrow - g;
   float mb_t = 0.f, lk_t = 0.f;
   /* Where the vote runs. Late (as v4): the maxes stay in the softmax loop and the criterion and
-   * vote follow it, before P·V; ptxas overlaps the vote's shuffle-compare-vote chain with the
-   * exponentials. EARLY: the four row maxes first, then the criterion and the vote, then the
-   * exponentials, so the tile index j is dead before the softmax's register peak, but the chain
-   * is exposed (the exponentials wait behind the branch around the atomic). Chosen by ptxas's
-   * spills (CUDA 13.0): early only at sm_90, D = 64, PEAK, where late spills 8 bytes (a K/V
-   * address reloaded every block) and early spills none; there MASS late spills none. Early
-   * spills 64 bytes at D = 128 and 16-20 at sm_80/86/89 D = 64 (late: 8, as v4).
-   * LA_V5_EARLY_VOTE (bit MARK set: early for that criterion at D = 64) overrides the choice, for
-   * the A/B script's alternative build. */
+   * vote follow it, before P·V; the vote's reduction sits behind a branch at the end of the
+   * softmax, and ptxas overlaps the chain before it with the exponentials. EARLY: the four row
+   * maxes first, then the criterion and a branch-free vote, then the exponentials, so the tile
+   * index j is dead before the softmax's register peak; ptxas interleaves the vote chain with the
+   * first exponentials. Chosen by ptxas's spills (CUDA 13.0): early only at sm_90, D = 64, PEAK,
+   * where late spills 8 bytes (a K/V address reloaded every block) and early none; there MASS late
+   * spills none and is 8 instructions shorter than MASS early. Early spills 64 bytes at D = 128
+   * and 16-20 at sm_80/86/89 D = 64 (late: 8, as v4). LA_V5_EARLY_VOTE (bit MARK set: early for
+   * that criterion at D = 64) overrides the choice, for the A/B script's alternative build. */
 #ifndef LA_V5_EARLY_VOTE
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ == 900
 #define LA_V5_EARLY_VOTE (1 << LA_MARK_PEAK)
@@ -443,7 +454,7 @@ __global__ void __launch_bounds__(LA_CUDA_THREADS, 2)
       log2n = __log2f((float)(p.Sk - j * BN < BN ? p.Sk - j * BN : BN));
 #elif LA_PORTABLE_VERSION == 5
     /* mx_t: the block's row max of this lane's slot (EARLY: all four row maxes first, and the vote
-     * before the exponentials). */
+     * ahead of the exponentials). */
     float mx_t = 0.f, mxv[MI][2];
     if (MARK && EARLY) {
 #pragma unroll
@@ -457,8 +468,8 @@ __global__ void __launch_bounds__(LA_CUDA_THREADS, 2)
           mxv[mi][h] = la_quad_max(mx);
         }
       mx_t = t1 ? (t0 ? mxv[1][1] : mxv[1][0]) : (t0 ? mxv[0][1] : mxv[0][0]);
-      la_vote_v5<MARK>(negl, first, mx_t, mb_t, lk_t, c, p.threshold, row_out, true, sbits, j,
-                       lane);
+      la_vote_v5<MARK, true>(negl, first, mx_t, mb_t, lk_t, c, p.threshold, row_out, true, sbits,
+                             crit_m, j, lane);
     }
 #endif
 #pragma unroll
@@ -547,8 +558,8 @@ __global__ void __launch_bounds__(LA_CUDA_THREADS, 2)
     /* The criterion and the vote, issued ahead of P·V so their latency hides behind the tensor-core
      * work. */
     if (MARK && !EARLY)
-      la_vote_v5<MARK>(negl, first, mx_t, mb_t, lk_t, c, p.threshold, row_out,
-                       NSUB == 1 || sub == nsub - 1, sbits, j, lane);
+      la_vote_v5<MARK, false>(negl, first, mx_t, mb_t, lk_t, c, p.threshold, row_out,
+                              NSUB == 1 || sub == nsub - 1, sbits, crit_m, j, lane);
 #elif LA_PORTABLE_VERSION == 4
     /* The warp's vote after the tile's last block, issued ahead of P·V so its latency hides behind
      * the tensor-core work (must-do tiles are already in sbits). */
