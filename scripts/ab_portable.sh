@@ -5,8 +5,8 @@
 # --portable), then times both in ONE process on the same inputs, alternating old/new call by call
 # (bench/gpu/ab_portable.cu), after requiring bit-identical O and write masks from the two builds
 # at PEAK and MASS thresholds that keep some tiles and drop others. A third build, "alt" (v5 with
-# ALT_FLAGS, default -DLA_V5_EARLY_VOTE=4: at sm_90, D = 64 the vote placements of PEAK and MASS
-# swapped, see fwd_kernel.cuh), is compared with new the same way on the full-mask rows only.
+# ALT_FLAGS, default -DLA_V5_EARLY_VOTE=2: at sm_90, D = 64 MASS voting late, as v5 first did;
+# see fwd_kernel.cuh), is compared with new the same way on the full-mask rows only.
 #
 # Usage: OUT=/some/dir scripts/ab_portable.sh        (on a GPU machine with CUDA toolkit, cmake)
 #   Env: ARCH (default 90), JOBS (default 16), REPS (timed calls per case and build, default 31),
@@ -22,7 +22,7 @@ OUT=${OUT:-out/ab_portable}
 ARCH=${ARCH:-90}
 JOBS=${JOBS:-16}
 REPS=${REPS:-31}
-ALT_FLAGS=${ALT_FLAGS--DLA_V5_EARLY_VOTE=4}
+ALT_FLAGS=${ALT_FLAGS--DLA_V5_EARLY_VOTE=2}
 mkdir -p "$OUT"
 status=0
 step() { echo; echo "=== $* ($(date -u +%H:%M:%S))"; }

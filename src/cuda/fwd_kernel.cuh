@@ -337,14 +337,18 @@ __global__ void __launch_bounds__(LA_CUDA_THREADS, 2)
    * softmax, and ptxas overlaps the chain before it with the exponentials. EARLY: the four row
    * maxes first, then the criterion and a branch-free vote, then the exponentials, so the tile
    * index j is dead before the softmax's register peak; ptxas interleaves the vote chain with the
-   * first exponentials. Chosen by ptxas's spills (CUDA 13.0): early only at sm_90, D = 64, PEAK,
-   * where late spills 8 bytes (a K/V address reloaded every block) and early none; there MASS late
-   * spills none and is 8 instructions shorter than MASS early. Early spills 64 bytes at D = 128
+   * first exponentials. At sm_90, D = 64 early for both criteria (measured, below): for PEAK late
+   * spills 8 bytes (a K/V address reloaded every block) and early none; for MASS late is 8
+   * instructions shorter but measured 5 points slower. Early spills 64 bytes at D = 128
    * and 16-20 at sm_80/86/89 D = 64 (late: 8, as v4). LA_V5_EARLY_VOTE (bit MARK set: early for
    * that criterion at D = 64) overrides the choice, for the A/B script's alternative build. */
 #ifndef LA_V5_EARLY_VOTE
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ == 900
-#define LA_V5_EARLY_VOTE (1 << LA_MARK_PEAK)
+/* Both early at sm_90 by measurement (H200, scripts/ab_portable.sh, one process, 2026-11-27
+ * 08:23 UTC, CogVideoX D=64 full mask, cost of marking): PEAK early +1.6% / late +6.2%, MASS
+ * early +2.8% / late +7.9% (against ptxas's counts, which favoured MASS late). Each kernel's SASS
+ * with this setting is identical to the measured build's (cuobjdump, CUDA 13.0). */
+#define LA_V5_EARLY_VOTE ((1 << LA_MARK_PEAK) | (1 << LA_MARK_MASS))
 #else
 #define LA_V5_EARLY_VOTE 0
 #endif
