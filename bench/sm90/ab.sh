@@ -1,11 +1,13 @@
 #!/bin/bash
 # ab.sh — one device call for an A/B of the Hopper kernel from one tree: builds the new kernel
-# (build-sm90/libsm90h.so), the previous one (build-sm90/prev/libsm90h.so, extra nvcc flags
-# $LA_SM90_PREV_FLAGS, default -DLA_SM90_V6) and a third variant (build-sm90/alt/libsm90h.so,
-# $LA_SM90_ALT_FLAGS, default -DLA_MARK_AT=1: v7's criterion and look-up at v6's place; "off"
-# skips it) side by side. Checks the new build against the CPU spec (40 cases, 8 of them with
-# more rows than SMs); nothing is timed unless every case passes, and on a failure the previous
-# build is checked too (a regression or an old fault?). Then times all builds in one process
+# (build-sm90/libsm90h.so, extra nvcc flags $LA_SM90_NEW_FLAGS, default -DLA_SM90_V8: the opt-in
+# v8), the previous one (build-sm90/prev/libsm90h.so, $LA_SM90_PREV_FLAGS, default empty: the
+# default build, v7) and a third variant (build-sm90/alt/libsm90h.so, $LA_SM90_ALT_FLAGS, default
+# "-DLA_SM90_V8 -DLA_MARK_AT=1": v8's criterion before wait_group 1, in the GEMM wait; "off"
+# skips it) side by side; a variable set to the empty string means the default build. Checks the
+# new build against the CPU spec (40 cases, 8 of them with more rows than SMs); nothing is timed
+# unless every case passes, and on a failure the previous build is checked too (a regression or
+# an old fault?). Then times all builds in one process
 # (sm90_bench.py --ab-bench: marking off/MASS/PEAK and read-mask densities 0.5/0.25 at H=12
 # S=32760 D=128 and H=48 S=17776 D=64). Usage on the device: bench/sm90/ab.sh [--quick-check]
 # The lines starting with RESULT summarise; $OUT gets ptxas logs, SASS summaries, check.log, ab.log.
@@ -13,12 +15,14 @@ cd "$(dirname "$0")/../.." || exit 1
 OUTDIR=${OUT:-/tmp}
 QC=""; [ "$1" = "--quick-check" ] && QC=--quick
 start=$(date +%s)
-bench/sm90/build.sh > "$OUTDIR/build_new.log" 2>&1 &
+NEWF="${LA_SM90_NEW_FLAGS--DLA_SM90_V8}"
+PREVF="${LA_SM90_PREV_FLAGS-}"
+LA_SM90_NVCC_FLAGS="$NEWF" bench/sm90/build.sh > "$OUTDIR/build_new.log" 2>&1 &
 pn=$!
-LA_SM90_OUT=build-sm90/prev LA_SM90_NVCC_FLAGS="${LA_SM90_PREV_FLAGS--DLA_SM90_V6}" \
+LA_SM90_OUT=build-sm90/prev LA_SM90_NVCC_FLAGS="$PREVF" \
   bench/sm90/build.sh > "$OUTDIR/build_prev.log" 2>&1 &
 pp=$!
-ALTF="${LA_SM90_ALT_FLAGS--DLA_MARK_AT=1}"
+ALTF="${LA_SM90_ALT_FLAGS--DLA_SM90_V8 -DLA_MARK_AT=1}"
 ra=0; ALTARG=(); BUILDS=(build-sm90 build-sm90/prev)
 if [ "$ALTF" != off ]; then
   LA_SM90_OUT=build-sm90/alt LA_SM90_NVCC_FLAGS="$ALTF" \
@@ -36,7 +40,7 @@ cp build-sm90/ptxas.log "$OUTDIR/ptxas_new.log"; cp build-sm90/prev/ptxas.log "$
 if [ $rn -ne 0 ] || [ $rp -ne 0 ] || [ $ra -ne 0 ]; then
   echo "ab.sh: build failed (new rc=$rn, prev rc=$rp, alt rc=$ra)"; exit 1
 fi
-echo "ab.sh: built ${#BUILDS[@]} in $(($(date +%s) - start)) s (prev: ${LA_SM90_PREV_FLAGS--DLA_SM90_V6}; alt: $ALTF)"
+echo "ab.sh: built ${#BUILDS[@]} in $(($(date +%s) - start)) s (new: '$NEWF'; prev: '$PREVF'; alt: '$ALTF')"
 nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,power.limit,driver_version --format=csv
 for b in "${BUILDS[@]}"; do
   echo "== $b: steady-state loop, SASS (wait 0 placement)"

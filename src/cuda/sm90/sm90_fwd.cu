@@ -31,6 +31,11 @@
 #define LA_NB_PP 1
 #define LA_NB_MARK 3
 /* Versions kept buildable from one tree for A/B timing (bench/sm90/ab.sh):
+ * - -DLA_SM90_V8 (opt-in, v7 plus): the criterion compares the tile's row-max step x - m_old of
+ *   one row per lane (even lanes row r0, odd lanes r0 + 8) with thresholds precomputed per CTA
+ *   (la_thr_min: exact, so the same decisions as v7's float expressions) that change only when
+ *   the MASS bound log2(keys so far) grows or at the last key tile, instead of computing
+ *   (x - m_old) * c + log2(n) - lmax for both rows of every tile.
  * - v7 (default): the marking criterion of tile j runs in the next iteration's PV window (after
  *   `wgmma.wait_group 1` and the release of K, before the wait for PV), branch-free, with one
  *   warp vote in the common case; the next-tile look-up runs in the GEMM wait (after the issue)
@@ -44,7 +49,9 @@
  *   time on the path to the next issue.
  * -DLA_MARK_AT=0/1/2 overrides where the criterion runs (0: after the tile's softmax, 1: before
  * wait_group 1, 2: after it) for any version. */
-#if defined(LA_SM90_V4_MARK)
+#if defined(LA_SM90_V8)
+#define LA_VER 8
+#elif defined(LA_SM90_V4_MARK)
 #define LA_VER 4
 #elif defined(LA_SM90_V6)
 #define LA_VER 6
@@ -56,6 +63,17 @@
 #endif
 #define LA_LOOK_WAIT (LA_VER >= 6) /* look-up in the GEMM wait, a mask word at a time */
 #define LA_WCACHE (LA_VER >= 7)    /* the look-up keeps the current mask word in a register */
+#if LA_VER >= 8
+static_assert(LA_MARK_AT != 0, "v8 marks in the next iteration (LA_MARK_AT 1 or 2)");
+/* v8 threshold table (per CTA, shared memory): for b = bitlen(nvis - 1) in [0, LA_KB) and the
+ * key tile being the last one or not, entry 2b + last is the MASS "surely keep" threshold; then
+ * LA_KB2 + last the MASS "open" threshold and LA_KB2 + 2 the PEAK one. Marking needs Tk <= 32 *
+ * LA_MAX_W, so nvis - 1 < 2^LA_KB. */
+#define LA_KB 12
+#define LA_KB2 (2 * LA_KB)
+#define LA_NTHR (LA_KB2 + 3)
+static_assert(32 * LA_MAX_W - 1 < (1 << LA_KB), "bitlen(nvis - 1) indexes the table");
+#endif
 
 /* Shared memory of one CTA. Every tile buffer is a multiple of 1024 B from a 1024-aligned base,
  * as 128B swizzle requires (the swizzle atom is 8 rows x 128 B). Tiles are slab-major:
@@ -75,7 +93,12 @@ struct la_layout {
   static constexpr int NN_OFF = BAR_OFF + NBARS * 8;
   static constexpr int SCHED_OFF = NN_OFF + 2 * LA_MAX_W * 4; /* two bitsets: item parity */
   /* schedule: this CTA's item list, then one round's costs */
-  static constexpr int BYTES = SCHED_OFF + (LA_MAX_LIST + LA_THREADS) * 4;
+  static constexpr int THR_OFF = SCHED_OFF + (LA_MAX_LIST + LA_THREADS) * 4;
+#if LA_VER >= 8
+  static constexpr int BYTES = THR_OFF + 32 * 4; /* v8 threshold table (LA_NTHR floats) */
+#else
+  static constexpr int BYTES = THR_OFF;
+#endif
   static constexpr int ALLOC = BYTES + 1024;              /* slack to align the base */
   static_assert(ALLOC <= 227 * 1024, "shared memory per block on sm90 is 227 KB");
 };
@@ -200,6 +223,40 @@ __host__ __device__ __forceinline__ int la_visit_next(const la_sm90_params_t &p,
     it.i += n;
   }
   return -1;
+}
+#endif
+
+#if LA_VER >= 8
+/* The smallest float t (ordered -inf < ... < +inf) with !(((t * c) + a) - b < thr), each
+ * operation rounded to nearest as the v7 criterion computes it. The expression is monotone in t
+ * (c > 0, as core.c validates), so for every x, !(x < t) gives the same answer as evaluating it
+ * on x (NaN included: both true). Bisection over the order-preserving integer key of the float
+ * bits (a key in [key(-inf), key(+inf)] is never a NaN); once per CTA. */
+__host__ __device__ __noinline__ float la_thr_min(float thr, float c, float a, float b) {
+  auto ok = [&](int k) {
+    k = k >= 0 ? k : k ^ 0x7fffffff;
+#ifdef __CUDA_ARCH__
+    return !(__fsub_rn(__fadd_rn(__fmul_rn(__int_as_float(k), c), a), b) < thr);
+#else /* bench/sm90/thr_test.cu: x86-64 float arithmetic rounds each operation to nearest */
+    float t;
+    memcpy(&t, &k, 4);
+    return !((t * c + a) - b < thr);
+#endif
+  };
+  int lo = (int)(0xff800000u ^ 0x7fffffffu), hi = 0x7f800000; /* key(-inf), key(+inf) */
+  if (ok(lo)) return -INFINITY;
+  /* !ok(lo), ok(hi): +inf stays +inf through the expression (a, b finite) */
+  while ((uint32_t)hi - (uint32_t)lo > 1u) {
+    const int mid = (int)((uint32_t)lo + ((uint32_t)hi - (uint32_t)lo) / 2u);
+    if (ok(mid))
+      hi = mid;
+    else
+      lo = mid;
+  }
+  hi = hi >= 0 ? hi : hi ^ 0x7fffffff;
+  float t;
+  memcpy(&t, &hi, 4);
+  return t;
 }
 #endif
 
@@ -406,6 +463,10 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
   const float thr = p.thr;
   const int nkl = p.Sk - (p.Tk - 1) * LA_BN;
   const float lnl = nkl == LA_BN ? 7.0f : __log2f((float)nkl);
+#if LA_VER >= 8
+  const float *thrt = (const float *)((uint8_t *)nn + (L::THR_OFF - L::NN_OFF));
+  const float tp = MARK ? thrt[LA_KB2 + 2] : 0.0f;
+#endif
   uint32_t kcount = 0, qcount = 0, icount = 0;
   if (PP && cw == 1) la_bar_arrive(LA_NB_PP, 256); /* consumer 0 issues first */
 
@@ -450,6 +511,12 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
     int kw = -1;        /* mask word the register kbits gathers (marking) */
     uint32_t kbits = 0;
     uint32_t kmust = 0; /* v7: the must-do key tiles of word kw */
+#if LA_VER >= 8
+    /* v8: this tile's MASS thresholds (sure, open) or PEAK threshold, and the nvis at which
+     * they change next (bitlen(nvis - 1) grows, or the tile after the last key tile). */
+    float ts = 0.0f, to = 0.0f;
+    int nb = 2;
+#endif
 
     /* Mask, criterion and online softmax of tile j in place (S becomes unnormalised P); returns
      * the factors that rescale O and the row sums. */
@@ -544,6 +611,15 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
      * that warp-uniform branch and the word change; must-do key tiles come from one bitset
      * word (la_must_k_word) per 32 tiles instead of a range loop per tile. */
     const int v0 = q0 < p.Sq, v1 = q0 + 8 < p.Sq;
+#if LA_VER >= 8
+    /* Whether the row this lane evaluates (r0 + 8 on odd lanes) is a query row: dv folds it into
+     * d = fminf(x - m_old, dv): +inf keeps d (a NaN d becomes +inf: kept, as mark7 keeps a NaN
+     * criterion), -inf makes d = -inf, which no test counts while thr > -inf (the thresholds
+     * are then > -inf). With thr = -inf every valid row is surely kept, and every q-tile has
+     * one, so the tile's bit (the OR over the CTA) is 1 either way. */
+    const int qv = q0 + 8 * (lane & 1);
+    const float dv = qv < p.Sq ? INFINITY : -INFINITY;
+#endif
     auto mark7 = [&](int j, float c0, float c1, float lo0, float lo1) {
       if ((j >> 5) != kw) {
         la_flush(kept, kw, kbits, lane);
@@ -576,12 +652,62 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
       }
       kbits |= (uint32_t)keep << (j & 31);
     };
-    /* The criterion of tile j, as this build places it. */
+#if LA_VER >= 8
+    /* v8 criterion, the same bits as mark7 (and v4's mark). A lane evaluates one row: r0 on
+     * even lanes, r0 + 8 on odd ones (a quad holds both rows twice), and d = x - m_old is that
+     * row's max step, without the factor c (-inf for a padding row, see dv). MASS: mark7's
+     * tests !(d*c + ln - lmax < thr) and !(d*c + ln < thr) are !(d < ts) and !(d < to) with
+     * la_thr_min's thresholds, which change only when lmax (bitlen(nvis - 1)) grows or at the
+     * last key tile (ln = lnl): a warp-uniform branch reloads them from the CTA's table then.
+     * The exact path is mark7's (the same rounding: v7 multiplies by c at the save, a separate
+     * FMUL, and __fmul_rn keeps d * c + ln from becoming one FMA here). PEAK: !(d < tp). */
+    auto mark8 = [&](int j, float d, float lo0, float lo1) {
+      if ((j >> 5) != kw) {
+        la_flush(kept, kw, kbits, lane);
+        kw = j >> 5;
+        kbits = 0;
+        /* the forced tiles of the word: must-do key tiles, all for a must-do q-tile, and the
+         * item's first tile (always a word change: kw is -1 at the item's start) */
+        kmust = (p.nmk ? la_must_k_word(p, kw) : 0u) | (it.must_q ? ~0u : 0u)
+                | (nvis == 1 ? 1u << (j & 31) : 0u);
+      }
+      const int force = (int)((kmust >> (j & 31)) & 1u);
+      const int last = j == p.Tk - 1;
+      int keep;
+      if (p.mass) {
+        if ((nvis == nb) | last) {
+          const int kb = 32 - __clz(nvis - 1);
+          ts = thrt[2 * kb + last];
+          to = thrt[LA_KB2 + last];
+          nb = last ? nvis + 1 : (1 << kb) + 1;
+        }
+        const int sure = force | !(d < ts);
+        const int open = !(d < to);
+        const unsigned bs = __ballot_sync(0xffffffffu, sure);
+        const unsigned bo = __ballot_sync(0xffffffffu, open);
+        keep = sure;
+        if (bs == 0u && bo != 0u) {
+          const float lf0 = la_quad_sum(lo0), lf1 = la_quad_sum(lo1);
+          const float cr = __fmul_rn(d, c) + (last ? lnl : 7.0f);
+          keep = (qv < p.Sq) & !(cr - __log2f((lane & 1) ? lf1 : lf0) < thr);
+        }
+      } else {
+        keep = force | !(d < tp);
+      }
+      kbits |= (uint32_t)keep << (j & 31);
+    };
+#endif
+    /* The criterion of tile j, as this build places it (v8: c0 is the lane's row step d). */
     auto crit = [&](int j, float c0, float c1, float lo0, float lo1) {
+#if LA_VER >= 8
+      (void)c1;
+      mark8(j, c0, lo0, lo1);
+#else
       if constexpr (LA_VER >= 7)
         mark7(j, c0, c1, lo0, lo1);
       else
         mark(j, c0, c1, lo0, lo1);
+#endif
     };
     /* Rescale O, then P as the RS A operand: register 4t+k of k-slice t is the pair
      * (S[8t+2k], S[8t+2k+1]). */
@@ -658,7 +784,11 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
         softmax(sc, j, a0, a1, x0, x1);
         if constexpr (MARK) {
           if constexpr (LA_MARK_AT != 0)
+#if LA_VER >= 8
+            jm = j, cm0 = fminf((lane & 1) ? x1 - mo1 : x0 - mo0, dv), lm0 = lo0, lm1 = lo1;
+#else
             jm = j, cm0 = (x0 - mo0) * c, cm1 = (x1 - mo1) * c, lm0 = lo0, lm1 = lo1;
+#endif
           else
             crit(j, (x0 - mo0) * c, (x1 - mo1) * c, lo0, lo1);
         }
@@ -767,6 +897,25 @@ __global__ void __launch_bounds__(LA_THREADS, 1)
     la_mbar_init_fence();
   }
   if (threadIdx.x < 2 * LA_MAX_W) nn[threadIdx.x] = 0;
+#if LA_VER >= 8
+  /* v8 thresholds (the layout at LA_KB): lmax = 7 + b, ln = log2 of the tile's valid keys (7,
+   * or lnl, the consumers' expression, for the last key tile). */
+  if (MARK && threadIdx.x >= 128 - LA_NTHR && threadIdx.x < 128) {
+    float *thrt = (float *)(la_smem_raw + (sbase - raw) + L::THR_OFF);
+    const int t = threadIdx.x - (128 - LA_NTHR);
+    const int nkl = p.Sk - (p.Tk - 1) * LA_BN;
+    const float lnl = nkl == LA_BN ? 7.0f : __log2f((float)nkl);
+    const float ln = (t < LA_KB2 ? t & 1 : t - LA_KB2) ? lnl : 7.0f;
+    float v;
+    if (t < LA_KB2)
+      v = la_thr_min(p.thr, p.c, ln, 7.0f + (float)(t >> 1)); /* sure: d*c + ln - lmax */
+    else if (t < LA_KB2 + 2)
+      v = la_thr_min(p.thr, p.c, ln, 0.0f); /* open: d*c + ln */
+    else
+      v = la_thr_min(p.thr, p.c, 0.0f, 0.0f); /* PEAK: d*c */
+    thrt[t] = v;
+  }
+#endif
   if (p.lpt) la_schedule(p, list);
   __syncthreads();
   if (threadIdx.x < 128) {
