@@ -7,8 +7,9 @@
  * Inputs are aimed at the decision boundaries (d within a few ulps of each threshold, row sums
  * within a few ulps of the exact path's boundary), with thr = -inf / 0, partial q-tiles (padding
  * rows), forced tiles, NaN and infinite scores. Also checks la_thr_min itself: ok(t) for t = the
- * threshold and not for the float below it. -DTHR_MUT=1/2/3 moves the sure / open / PEAK
- * threshold by one float (the test must then fail). Needs no GPU:
+ * threshold and not for the float below it, and mark8's reload rule (the entries in use at every
+ * visited tile of random rows). -DTHR_MUT=1/2/3 moves the sure / open / PEAK threshold by one
+ * float, -DTHR_MUT=4 breaks the reload rule (the test must then fail). Needs no GPU:
  *   nvcc -std=c++17 -DLA_SM90_V8 -gencode arch=compute_90a,code=sm_90a -I include -I src \
  *     -Xcompiler -ffp-contract=off,-fopenmp bench/sm90/thr_test.cu build-sm90-v8/sm90_shim.o \
  *     build-sm90-v8/cpu_fwd.o -o build-sm90-v8/thr_test \
@@ -46,7 +47,38 @@ struct warp_in {
   int valid[16];
 };
 
+/* mark8's reload rule, replayed over whole rows: after the reload test of the nvis-th visited
+ * tile, the entries in use must be those of bitlen(nvis - 1) and of that tile (last or not).
+ * Returns the number of wrong tiles. */
+static long long reload_check(void) {
+  long long badn = 0;
+  for (int t = 0; t < 20000; ++t) {
+    const int n = 1 + (int)(rnd() % (32 * LA_MAX_W)); /* visited tiles of the row */
+    const int lastpos = rnd() % 2 ? 1 + (int)(rnd() % n) : 0; /* nvis of the last key tile */
+    int nb = 2, cur = -1, curo = -1; /* as mark8: ts = thrt[cur], to = thrt[curo] */
+    for (int nvis = 1; nvis <= n; ++nvis) {
+      const int last = nvis == lastpos;
+      if ((nvis == nb) | last) {
+        const int kb = 32 - __builtin_clz((unsigned)(nvis - 1) | 1u) - (nvis == 1);
+        cur = 2 * kb + last;
+        curo = LA_KB2 + last;
+        nb = last ? nvis + 1 : (1 << kb) + 1;
+#if defined(THR_MUT) && THR_MUT == 4
+        nb = last ? nvis + 2 : nb; /* mutation: the tile after the last one keeps its entry */
+#endif
+      }
+      const int bl = nvis == 1 ? 0 : 32 - __builtin_clz((unsigned)(nvis - 1));
+      /* the first tile is forced: its thresholds are never used */
+      if (nvis > 1 && (cur != 2 * bl + last || curo != LA_KB2 + last)) ++badn;
+    }
+  }
+  return badn;
+}
+
 int main(void) {
+  const long long rbad = reload_check();
+  printf("thr_test: reload rule, %lld wrong tiles\n", rbad);
+  if (rbad) return 1;
   long long cases = 0, kept = 0, exact7 = 0, bad = 0, thrbad = 0, wbad = 0;
   for (int t = 0; t < 300000; ++t) {
     const float scale = t % 7 == 0 ? ldexpf(unif() + 0.01f, -(int)(rnd() % 40)) : 0.02f + unif();
