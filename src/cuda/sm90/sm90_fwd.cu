@@ -683,10 +683,9 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
         }
         const int sure = force | !(d < ts);
         const int open = !(d < to);
-        const unsigned bs = __ballot_sync(0xffffffffu, sure);
-        const unsigned bo = __ballot_sync(0xffffffffu, open);
+        const int anys = __any_sync(0xffffffffu, sure), anyo = __any_sync(0xffffffffu, open);
         keep = sure;
-        if (bs == 0u && bo != 0u) {
+        if (!anys & anyo) {
           const float lf0 = la_quad_sum(lo0), lf1 = la_quad_sum(lo1);
           const float cr = __fmul_rn(d, c) + (last ? lnl : 7.0f);
           keep = (qv < p.Sq) & !(cr - __log2f((lane & 1) ? lf1 : lf0) < thr);
