@@ -17,7 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from testbed.common import parse_ints, pick_device, write_json  # noqa: E402
 from testbed.evaluate import DELTAS, CoherenceProbe  # noqa: E402
-from testbed.sample import DEFAULT_WEIGHTS, DTYPES, generate, load_model  # noqa: E402
+from testbed.sample import (DEFAULT_WEIGHTS, DTYPES, add_sampling_args, generate,  # noqa: E402
+                            load_model)
 
 
 def main(argv=None) -> int:
@@ -26,9 +27,7 @@ def main(argv=None) -> int:
     ap.add_argument("--mass", type=float, default=0.0)
     ap.add_argument("--peak", type=float, default=-4.0)
     ap.add_argument("--labels", default="0,7")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--steps", type=int, default=30)
-    ap.add_argument("--cfg", type=float, default=4.0)
+    add_sampling_args(ap)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--dtype", choices=sorted(DTYPES), default=None)
     ap.add_argument("--out", default="out/coherence.json")
@@ -41,7 +40,7 @@ def main(argv=None) -> int:
     probe = CoherenceProbe({"mass": a.mass, "peak": a.peak})
     model.runtime.hooks[:] = [probe]
     labels = parse_ints(a.labels)
-    generate(model, labels, a.seed, a.steps, a.cfg, "batched", on_step=probe.on_step)
+    generate(model, labels, a.seed, a.steps, a.cfg, a.cfg_mode, a.shift, on_step=probe.on_step)
     model.runtime.hooks.clear()
     res = {crit: {str(l): probe.coherence(crit, l, a.steps) for l in range(model.cfg.depth)}
            for crit in probe.thresholds}

@@ -42,7 +42,8 @@ from testbed.common import (clip_grid, parse_floats, parse_ints, pick_device,  #
 from testbed.data import NUM_CLASSES, class_name  # noqa: E402
 from testbed.metrics import psnr, ssim  # noqa: E402
 from testbed.plot import plot  # noqa: E402
-from testbed.sample import DEFAULT_WEIGHTS, DTYPES, generate, load_model  # noqa: E402
+from testbed.sample import (DEFAULT_WEIGHTS, DTYPES, add_sampling_args, generate,  # noqa: E402
+                            load_model)
 from testbed.trajectory import ENCODINGS, TrajectoryRecorder, centered_window  # noqa: E402
 
 DELTAS = (1, 5, 10)
@@ -162,11 +163,7 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--dtype", choices=sorted(DTYPES), default=None)
     ap.add_argument("--clips", type=int, default=12, help="evaluation clips (classes cycle)")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--steps", type=int, default=30)
-    ap.add_argument("--cfg", type=float, default=4.0)
-    ap.add_argument("--cfg-mode", choices=("batched", "separate"), default="batched")
-    ap.add_argument("--shift", type=float, default=1.0)
+    add_sampling_args(ap)
     ap.add_argument("--thresholds-mass", default="0,-0.5,-1,-1.25,-1.5,-1.75,-2,-3,-4,-6,-8")
     ap.add_argument("--thresholds-peak", default="-1,-2,-3,-4,-5,-6,-8,-12,-16")
     ap.add_argument("--refresh", default="0,10")

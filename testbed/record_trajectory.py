@@ -18,7 +18,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from testbed.common import parse_ints, pick_device  # noqa: E402
-from testbed.sample import DEFAULT_WEIGHTS, DTYPES, generate, load_model  # noqa: E402
+from testbed.sample import (DEFAULT_WEIGHTS, DTYPES, add_sampling_args, generate,  # noqa: E402
+                            load_model)
 from testbed.trajectory import ENCODINGS, TrajectoryRecorder, centered_window  # noqa: E402
 
 
@@ -32,9 +33,7 @@ def main(argv=None) -> int:
     ap.add_argument("--encoding", choices=sorted(ENCODINGS), default="int8")
     ap.add_argument("--budget-mb", type=float, default=16.0)
     ap.add_argument("--label", type=int, default=0)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--steps", type=int, default=30)
-    ap.add_argument("--cfg", type=float, default=4.0)
+    add_sampling_args(ap)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--dtype", choices=sorted(DTYPES), default=None)
     a = ap.parse_args(argv)
@@ -50,7 +49,7 @@ def main(argv=None) -> int:
                              window=centered_window(cfg.grid, f, r, c), grid=cfg.grid,
                              encoding=ENCODINGS[a.encoding])
     model.runtime.hooks[:] = [rec]
-    generate(model, [a.label], a.seed, a.steps, a.cfg, "batched", on_step=rec.on_step)
+    generate(model, [a.label], a.seed, a.steps, a.cfg, a.cfg_mode, a.shift, on_step=rec.on_step)
     model.runtime.hooks.clear()
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -110,6 +110,15 @@ def parse_labels(text: str, n: int) -> List[int]:
     return (labels * ((n + len(labels) - 1) // max(1, len(labels))))[:max(n, len(labels))]
 
 
+def add_sampling_args(ap: argparse.ArgumentParser) -> None:
+    """The sampler's options, shared by the testbed scripts that generate clips."""
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--steps", type=int, default=30)
+    ap.add_argument("--cfg", type=float, default=4.0)
+    ap.add_argument("--cfg-mode", choices=("batched", "separate"), default="batched")
+    ap.add_argument("--shift", type=float, default=1.0)
+
+
 def add_attention_args(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--attention", choices=("sdpa", "dense", "liteattn"), default="liteattn")
     ap.add_argument("--threshold", type=float, default=-6.0)
@@ -123,11 +132,7 @@ def main(argv=None) -> int:
     ap.add_argument("--random", choices=sorted(CONFIGS), default=None,
                     help="no weights: a random model of this config (dry run)")
     ap.add_argument("--labels", default="all", help="'all' or comma-separated class labels")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--steps", type=int, default=30)
-    ap.add_argument("--cfg", type=float, default=4.0)
-    ap.add_argument("--cfg-mode", choices=("batched", "separate"), default="batched")
-    ap.add_argument("--shift", type=float, default=1.0)
+    add_sampling_args(ap)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--dtype", choices=sorted(DTYPES), default=None,
                     help="default: bf16 on CUDA, fp32 on CPU")

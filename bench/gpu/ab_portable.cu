@@ -130,6 +130,20 @@ typedef struct ab_shape {
   int64_t H, S, D;
 } ab_shape_t;
 
+/* The two builds' arguments over the same tensors (o per build), portable backend, optionally
+ * reading `rm` (NULL: full mask). */
+static void ab_args(liteattn_fwd_args_t a[2], const ab_lib_t lib[2], const ab_shape_t *sh,
+                    uint16_t *q, uint16_t *k, uint16_t *v, uint16_t *o[2], uint32_t *rm,
+                    int64_t words) {
+  for (int b = 0; b < 2; ++b) {
+    a[b] = lib[b].args_init();
+    a[b].q = ab_tensor(q, sh->H, sh->S, sh->D), a[b].k = ab_tensor(k, sh->H, sh->S, sh->D);
+    a[b].v = ab_tensor(v, sh->H, sh->S, sh->D), a[b].o = ab_tensor(o[b], sh->H, sh->S, sh->D);
+    a[b].backend = LITEATTN_BACKEND_CUDA_PORTABLE;
+    if (rm) a[b].read_mask = rm, a[b].read_mask_words = (size_t)words;
+  }
+}
+
 int main(int argc, char **argv) {
   if (argc < 3) {
     fprintf(stderr, "usage: ab_portable OLD.so NEW.so [--reps N] [--quick] [--tags OLD,NEW]\n");
@@ -210,13 +224,7 @@ int main(int argc, char **argv) {
       }
       const double visited = got * (double)g.rows * (double)g.tiles_k;
       liteattn_fwd_args_t a[2];
-      for (int b = 0; b < 2; ++b) {
-        a[b] = lib[b].args_init();
-        a[b].q = ab_tensor(q, sh->H, sh->S, sh->D), a[b].k = ab_tensor(k, sh->H, sh->S, sh->D);
-        a[b].v = ab_tensor(v, sh->H, sh->S, sh->D), a[b].o = ab_tensor(o[b], sh->H, sh->S, sh->D);
-        a[b].backend = LITEATTN_BACKEND_CUDA_PORTABLE;
-        if (eq[ei].dens < 1.0) a[b].read_mask = rm, a[b].read_mask_words = (size_t)g.words;
-      }
+      ab_args(a, lib, sh, q, k, v, o, eq[ei].dens < 1.0 ? rm : NULL, g.words);
       float lo = -40.f, hi = 0.f, thr = hi;
       for (int it = 0; it < 24; ++it) {
         ab_marked(&lib[1], &a[1], eq[ei].crit, thr, wm[1], hm[1], &g, NULL, NULL, 0, st);
@@ -268,12 +276,8 @@ int main(int argc, char **argv) {
         got = 1.0;
       }
       liteattn_fwd_args_t a[2];
+      ab_args(a, lib, sh, q, k, v, o, cs[ci].dens < 1.0 ? rm : NULL, g.words);
       for (int b = 0; b < 2; ++b) {
-        a[b] = lib[b].args_init();
-        a[b].q = ab_tensor(q, sh->H, sh->S, sh->D), a[b].k = ab_tensor(k, sh->H, sh->S, sh->D);
-        a[b].v = ab_tensor(v, sh->H, sh->S, sh->D), a[b].o = ab_tensor(o[b], sh->H, sh->S, sh->D);
-        a[b].backend = LITEATTN_BACKEND_CUDA_PORTABLE;
-        if (cs[ci].dens < 1.0) a[b].read_mask = rm, a[b].read_mask_words = (size_t)g.words;
         if (cs[ci].mark) {
           a[b].write_mask = wm[b], a[b].write_mask_words = (size_t)g.words;
           a[b].criterion = cs[ci].mark == 1 ? LITEATTN_CRITERION_PEAK : LITEATTN_CRITERION_MASS;
