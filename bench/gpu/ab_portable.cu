@@ -104,6 +104,9 @@ static void ab_marked(const ab_lib_t *l, const liteattn_fwd_args_t *base, liteat
   a.criterion = crit, a.threshold = thr;
   if (ho) LA_B_CHECK(cudaMemset(o, 0xff, n * 2)); /* poison: a tile left unwritten shows */
   LA_B_CHECK(cudaMemset(wm, 0xa5, g->bytes));
+  /* st is non-blocking: the legacy-stream memsets are not ordered before the launch without this
+   * (seen on an H100: a poisoned mask word landed after the kernel's store). */
+  LA_B_CHECK(cudaDeviceSynchronize());
   ab_run(l, &a, st);
   LA_B_CHECK(cudaStreamSynchronize(st));
   LA_B_CHECK(cudaMemcpy(hm, wm, g->bytes, cudaMemcpyDeviceToHost));
@@ -221,6 +224,7 @@ int main(int argc, char **argv) {
       if (eq[ei].dens < 1.0) {
         got = ab_mask(hm[0], &g, eq[ei].dens, 77u + ei);
         LA_B_CHECK(cudaMemcpy(rm, hm[0], g.bytes, cudaMemcpyHostToDevice));
+        LA_B_CHECK(cudaDeviceSynchronize()); /* pageable H2D may still be in flight */
       }
       const double visited = got * (double)g.rows * (double)g.tiles_k;
       liteattn_fwd_args_t a[2];
@@ -272,6 +276,7 @@ int main(int argc, char **argv) {
       if (cs[ci].mark == 0 && cs[ci].dens < 1.0) { /* a new read mask, kept for the marking rows */
         got = ab_mask(hm[0], &g, cs[ci].dens, 1234u + (uint64_t)ci);
         LA_B_CHECK(cudaMemcpy(rm, hm[0], g.bytes, cudaMemcpyHostToDevice));
+        LA_B_CHECK(cudaDeviceSynchronize()); /* pageable H2D may still be in flight */
       } else if (cs[ci].dens >= 1.0) {
         got = 1.0;
       }

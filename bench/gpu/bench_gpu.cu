@@ -240,6 +240,7 @@ int main(int argc, char **argv) {
         got = ci < 8 ? la_b_mask(hm, &g, sh->S, pattern, want, 1234u + (uint64_t)ci)
                      : (memset(hm, 0, g.bytes), 0.0);
         LA_B_CHECK(cudaMemcpy(bb.rm, hm, g.bytes, cudaMemcpyHostToDevice));
+        LA_B_CHECK(cudaDeviceSynchronize()); /* st is non-blocking; pageable H2D may be in flight */
       }
       if (quick && ci >= 0 && ci < 8 && (pattern == 1 || ci % 4 == 1)) continue;
       const char *pname = pattern < 0 ? "full" : pattern == 0 ? "random" : pattern == 1 ? "band" : "empty";
