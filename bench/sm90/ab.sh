@@ -1,10 +1,9 @@
 #!/bin/bash
 # ab.sh — one device call for an A/B of the Hopper kernel from one tree: builds the new kernel
-# (build-sm90/libsm90h.so, extra nvcc flags $LA_SM90_NEW_FLAGS, default -DLA_SM90_V8: the opt-in
-# v8), the previous one (build-sm90/prev/libsm90h.so, $LA_SM90_PREV_FLAGS, default empty: the
-# default build, v7) and a third variant (build-sm90/alt/libsm90h.so, $LA_SM90_ALT_FLAGS, default
-# "-DLA_SM90_V8 -DLA_MARK_AT=1": v8's criterion before wait_group 1, in the GEMM wait; "off"
-# skips it) side by side; a variable set to the empty string means the default build. Checks the
+# (build-sm90/libsm90h.so, extra nvcc flags $LA_SM90_NEW_FLAGS, default empty: the default
+# build, v8), the previous one (build-sm90/prev/libsm90h.so, $LA_SM90_PREV_FLAGS, default
+# -DLA_SM90_V7) and a third variant (build-sm90/alt/libsm90h.so, $LA_SM90_ALT_FLAGS, default
+# "off": skipped) side by side; a variable set to the empty string means the default build. Checks the
 # new build against the CPU spec (40 cases, 8 of them with more rows than SMs); nothing is timed
 # unless every case passes, and on a failure the previous build is checked too (a regression or
 # an old fault?). Then times all builds in one process
@@ -15,14 +14,14 @@ cd "$(dirname "$0")/../.." || exit 1
 OUTDIR=${OUT:-/tmp}
 QC=""; [ "$1" = "--quick-check" ] && QC=--quick
 start=$(date +%s)
-NEWF="${LA_SM90_NEW_FLAGS--DLA_SM90_V8}"
-PREVF="${LA_SM90_PREV_FLAGS-}"
+NEWF="${LA_SM90_NEW_FLAGS-}"
+PREVF="${LA_SM90_PREV_FLAGS--DLA_SM90_V7}"
 LA_SM90_NVCC_FLAGS="$NEWF" bench/sm90/build.sh > "$OUTDIR/build_new.log" 2>&1 &
 pn=$!
 LA_SM90_OUT=build-sm90/prev LA_SM90_NVCC_FLAGS="$PREVF" \
   bench/sm90/build.sh > "$OUTDIR/build_prev.log" 2>&1 &
 pp=$!
-ALTF="${LA_SM90_ALT_FLAGS--DLA_SM90_V8 -DLA_MARK_AT=1}"
+ALTF="${LA_SM90_ALT_FLAGS-off}"
 ra=0; ALTARG=(); BUILDS=(build-sm90 build-sm90/prev)
 if [ "$ALTF" != off ]; then
   LA_SM90_OUT=build-sm90/alt LA_SM90_NVCC_FLAGS="$ALTF" \

@@ -31,12 +31,12 @@
 #define LA_NB_PP 1
 #define LA_NB_MARK 3
 /* Versions kept buildable from one tree for A/B timing (bench/sm90/ab.sh):
- * - -DLA_SM90_V8 (opt-in, v7 plus): the criterion compares the tile's row-max step x - m_old of
- *   one row per lane (even lanes row r0, odd lanes r0 + 8) with thresholds precomputed per CTA
+ * - v8 (default since the H100 A/B of 2026-11-27, NOTES.md), v7 plus: the criterion compares the
+ *   tile's row-max step x - m_old of one row per lane (even lanes row r0, odd lanes r0 + 8) with thresholds precomputed per CTA
  *   (la_thr_min: exact, so the same decisions as v7's float expressions) that change only when
  *   the MASS bound log2(keys so far) grows or at the last key tile, instead of computing
  *   (x - m_old) * c + log2(n) - lmax for both rows of every tile.
- * - v7 (default): the marking criterion of tile j runs in the next iteration's PV window (after
+ * - -DLA_SM90_V7: the marking criterion of tile j runs in the next iteration's PV window (after
  *   `wgmma.wait_group 1` and the release of K, before the wait for PV), branch-free, with one
  *   warp vote in the common case; the next-tile look-up runs in the GEMM wait (after the issue)
  *   and keeps the current read-mask word in a register (one load per word, not per look-up);
@@ -49,14 +49,14 @@
  *   time on the path to the next issue.
  * -DLA_MARK_AT=0/1/2 overrides where the criterion runs (0: after the tile's softmax, 1: before
  * wait_group 1, 2: after it) for any version. */
-#if defined(LA_SM90_V8)
-#define LA_VER 8
-#elif defined(LA_SM90_V4_MARK)
+#if defined(LA_SM90_V4_MARK)
 #define LA_VER 4
 #elif defined(LA_SM90_V6)
 #define LA_VER 6
-#else
+#elif defined(LA_SM90_V7)
 #define LA_VER 7
+#else
+#define LA_VER 8
 #endif
 #ifndef LA_MARK_AT
 #define LA_MARK_AT (LA_VER == 4 ? 0 : LA_VER == 6 ? 1 : 2)
