@@ -65,7 +65,7 @@ def cases(lib, dev, gen, mgen):
         yield tag + "_b25", H, S, D, 0.25, (q, k, v, o, b25, None, None, None, 2)
 
 
-def sweep_cases(lib, dev, gen, mgen):
+def sweep_cases(lib, dev, gen, mgen, persist=2):
     """Per-item and per-launch cost: a band of n tiles per row (n = 0, 1, 4, 16, Tk/4) at the
     two shapes and at twice the heads (twice the items, the same tiles per item)."""
     for H, S, D in ((12, 32760, 128), (24, 32760, 128), (48, 17776, 64), (96, 17776, 64)):
@@ -76,7 +76,7 @@ def sweep_cases(lib, dev, gen, mgen):
             m = (band_mask(geom, n, mgen) if n else
                  torch.zeros(geom["words"], dtype=torch.int32)).to(dev)
             yield "h%d_d%d_n%d" % (H, D, n), H, S, D, n / geom["Tk"], (
-                q, k, v, o, m, None, None, None, 2), geom
+                q, k, v, o, m, None, None, None, persist), geom
 
 
 def call(lib, a):
@@ -93,6 +93,8 @@ def main():
     ap.add_argument("--once", default="")
     ap.add_argument("--rep-ms", type=int, default=600)
     ap.add_argument("--sweep", action="store_true", help="tiles-per-row sweep (per-item cost)")
+    ap.add_argument("--persist", type=int, default=2,
+                    help="sweep schedule: 2 longest-first (ranked per launch), 1 static stride")
     args = ap.parse_args()
     lib = Lib(args.lib)
     dev = "cuda"
@@ -101,7 +103,8 @@ def main():
     if args.sweep:
         print("device:", torch.cuda.get_device_name(), flush=True)
         sms = torch.cuda.get_device_properties(0).multi_processor_count
-        for name, H, S, D, d, a, geom in sweep_cases(lib, dev, gen, mgen):
+        print("schedule:", "longest-first" if args.persist == 2 else "static stride")
+        for name, H, S, D, d, a, geom in sweep_cases(lib, dev, gen, mgen, args.persist):
             ms = bench_ms(lambda: call(lib, a), 300)
             items = geom["rows"]
             n = round(d * geom["Tk"])

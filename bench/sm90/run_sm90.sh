@@ -3,6 +3,7 @@
 # correctness against the CPU spec backend, then timing against cuDNN (only if the check passed).
 # Usage on the device machine:
 #   bench/sm90/run_sm90.sh [--quick] [--bench-quick] [--no-bench] [--sanitize]
+#   (SAN_CASES: the check cases run under each compute-sanitizer tool, comma-separated)
 cd "$(dirname "$0")/../.."
 L=build-sm90/libsm90h.so
 OUTDIR=${OUT:-/tmp}
@@ -32,7 +33,7 @@ AB=""; [ -f build-sm90/prev/libsm90h.so ] && AB="--ab build-sm90/prev/libsm90h.s
 if [ $SAN -eq 1 ]; then
   for tool in memcheck racecheck synccheck; do
     timeout 90 compute-sanitizer --tool $tool --target-processes all \
-      python3 bench/sm90/sm90_bench.py $L --check --quick --only len113_d64,sq300_sk1023_d128 2>&1 \
+      python3 bench/sm90/sm90_bench.py $L --check --quick --only "${SAN_CASES:-len113_d64,sq300_sk1023_d128}" 2>&1 \
       | grep -vE "^ok|Warning" | tail -8
   done
 fi
