@@ -17,6 +17,7 @@ import json
 import math
 import statistics
 import sys
+import time
 
 import torch
 import torch.nn.functional as F
@@ -107,7 +108,6 @@ def time_ms(fn, sets, reps, warm=1):
 
 def warm_up(seconds):
     """Runs dense cuDNN attention (B=1 H=12 S=32760 D=128) for `seconds` of wall time."""
-    import time
     q = torch.randn(1, 12, 32760, 128, device="cuda", dtype=torch.bfloat16)
     t0 = time.time()
     n = 0

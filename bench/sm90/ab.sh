@@ -3,8 +3,9 @@
 # (build-sm90/libsm90h.so, extra nvcc flags $LA_SM90_NEW_FLAGS, default empty: the default
 # build, v8), the previous one (build-sm90/prev/libsm90h.so, $LA_SM90_PREV_FLAGS, default
 # -DLA_SM90_V7) and a third variant (build-sm90/alt/libsm90h.so, $LA_SM90_ALT_FLAGS, default
-# "off": skipped) side by side; a variable set to the empty string means the default build. Checks the
-# new build against the CPU spec (40 cases, 8 of them with more rows than SMs); nothing is timed
+# "off": skipped) side by side; a variable set to the empty string means the default build.
+# Checks the new build against the CPU spec (44 cases, 8 of them with more rows than SMs); nothing
+# is timed
 # unless every case passes, and on a failure the previous build is checked too (a regression or
 # an old fault?). Then times all builds in one process
 # (sm90_bench.py --ab-bench: marking off/MASS/PEAK and read-mask densities 0.5/0.25 at H=12

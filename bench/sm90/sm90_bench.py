@@ -11,6 +11,7 @@ import json
 import math
 import os
 import sys
+import time
 
 import torch
 
@@ -125,8 +126,8 @@ CASES = [
     # row's end, the longest-first schedule with a read mask)
     ("len2048_d64_h24", 1, 2048, 2048, 24, 24, 64, "bshd", BF16),
     ("len2048_d128_h20", 1, 2048, 2048, 20, 20, 128, "bhsd", FP16),
-    # a long key row: 157 key tiles = 5 mask words per row (v9 keeps a row's words in the lanes
-    # of a warp; the production shapes have 5 to 8)
+    # a long key row: 157 key tiles = 5 mask words per row (the production shapes have 5 to 8;
+    # the other cases have 1 or 2)
     ("sq200_sk20000_d64_gqa2", 1, 200, 20000, 4, 2, 64, "bshd", BF16),
 ]
 
@@ -330,6 +331,9 @@ def ab_bench(lib, ab, seed, rep_ms=800, dev="cuda", alt=None):
     mgen = torch.Generator().manual_seed(seed)
     rows = []
     warm = True
+    # rows divided by a dense of the same build timed right after each of their measurements (the
+    # card's clock drifts a few % over a run as it heats); the others have their own base
+    paired = lambda name: name not in ("dense", "d=0.25 MASS thr=-4", "d=0.25 stride")
     for H, S, D in ((12, 32760, 128), (48, 17776, 64)):
         dt = BF16
         q, k, v = (make(1, S, H, D, "bshd", dt, dev, gen) for _ in range(3))
@@ -342,14 +346,16 @@ def ab_bench(lib, ab, seed, rep_ms=800, dev="cuda", alt=None):
                    ("d=0.25", 0.25, None, None), ("d=0.25 MASS thr=-4", 0.25, MASS, -4.0),
                    ("d=0.25 stride", 0.25, None, None)]
         res = {}
+
+        def dense_call(l):
+            l.run(1, dt, q, k, v, o, None, None, pp=1, persist=2)
         if warm:
             # thermal steady state before the first timing (the card clocks down as it heats:
             # an H100 ran the first dense case ~4% faster than the same case 5 s later)
-            import time
             t0 = time.time()
             while time.time() - t0 < 4.0:
                 for _ in range(8):
-                    lib.run(1, dt, q, k, v, o, None, None, pp=1, persist=2)
+                    dense_call(lib)
                 torch.cuda.synchronize()
             warm = False
         for name, d, crit, thr in configs:
@@ -369,11 +375,8 @@ def ab_bench(lib, ab, seed, rep_ms=800, dev="cuda", alt=None):
             for which in order:
                 l = lib if which == "new" else ab if which == "prev" else alt
                 t[which].append(bench_ms(lambda: call(l), rep_ms))
-                if name != "dense" and "stride" not in name and "MASS thr=-4" not in name:
-                    # paired dense: the card's clock drifts by a few % over a run (it heats), so
-                    # a case is divided by a dense measured next to it, not by the first row
-                    td[which].append(bench_ms(
-                        lambda: l.run(1, dt, q, k, v, o, None, None, pp=1, persist=2), rep_ms))
+                if paired(name):
+                    td[which].append(bench_ms(lambda: dense_call(l), rep_ms))
                 if crit is not None:
                     wm.zero_()
                     call(l)
@@ -407,8 +410,8 @@ def ab_bench(lib, ab, seed, rep_ms=800, dev="cuda", alt=None):
                     "", "", r["dense_new"], r["dense_prev"],
                     "" if alt is None else "  alt %8.3f ms" % r["dense_alt"]), flush=True)
         # drift: dense once more after every other case (new and prev, same order)
-        again = {w: bench_ms(lambda l=l: l.run(1, dt, q, k, v, o, None, None, pp=1, persist=2),
-                             rep_ms) for w, l in (("new", lib), ("prev", ab))}
+        again = {w: bench_ms(lambda l=l: dense_call(l), rep_ms)
+                 for w, l in (("new", lib), ("prev", ab))}
         print("%-16s %-20s new %8.3f ms  prev %8.3f ms  (drift: again/first new %.3f prev %.3f)"
               % (str((H, S, D)), "dense again", again["new"], again["prev"],
                  again["new"] / res["dense"]["new_runs"][0],
@@ -416,11 +419,13 @@ def ab_bench(lib, ab, seed, rep_ms=800, dev="cuda", alt=None):
         dense = res["dense"]
         for name, r in res.items():
             d = 0.5 if "d=0.50" in name else 0.25 if "d=0.25" in name else 1.0
-            base = dense if "d=0.25 MASS" not in name and "stride" not in name else res["d=0.25"]
             for w in ("new", "prev") + (() if alt is None else ("alt",)):
-                # against the paired dense where there is one (drift-free), else the row's base
-                ref = r.get("dense_" + w, base[w]) if base is dense else base[w]
-                r["vs_" + w] = r[w] / (d * ref if base is dense else ref)
+                if name == "dense":
+                    r["vs_" + w] = 1.0
+                elif paired(name):
+                    r["vs_" + w] = r[w] / (d * r["dense_" + w])
+                else:  # d = 0.25 with marking, or on the stride: against the d = 0.25 row
+                    r["vs_" + w] = r[w] / res["d=0.25"][w]
         print("RESULT (%d, %d, %d) marking overhead, nothing skipped: MASS new %+.1f%% prev "
               "%+.1f%%; PEAK new %+.1f%% prev %+.1f%% (target <= 3%%)" % (
                   H, S, D, 100 * (res["MASS thr=-30"]["vs_new"] - 1),

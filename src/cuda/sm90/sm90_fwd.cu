@@ -32,10 +32,10 @@
 #define LA_NB_MARK 3
 /* Versions kept buildable from one tree for A/B timing (bench/sm90/ab.sh):
  * - v8 (default since the H100 A/B of 2026-11-27, NOTES.md), v7 plus: the criterion compares the
- *   tile's row-max step x - m_old of one row per lane (even lanes row r0, odd lanes r0 + 8) with thresholds precomputed per CTA
- *   (la_thr_min: exact, so the same decisions as v7's float expressions) that change only when
- *   the MASS bound log2(keys so far) grows or at the last key tile, instead of computing
- *   (x - m_old) * c + log2(n) - lmax for both rows of every tile.
+ *   tile's row-max step x - m_old of one row per lane (even lanes row r0, odd lanes r0 + 8) with
+ *   thresholds precomputed per CTA (la_thr_min: exact, so the same decisions as v7's float
+ *   expressions) that change only when the MASS bound log2(keys so far) grows or at the last key
+ *   tile, instead of computing (x - m_old) * c + log2(n) - lmax for both rows of every tile.
  * - -DLA_SM90_V7: the marking criterion of tile j runs in the next iteration's PV window (after
  *   `wgmma.wait_group 1` and the release of K, before the wait for PV), branch-free, with one
  *   warp vote in the common case; the next-tile look-up runs in the GEMM wait (after the issue)
