@@ -1,13 +1,13 @@
 #!/bin/bash
 # ab.sh — one device call for an A/B of the Hopper kernel from one tree: builds the new kernel
 # (build-sm90/libsm90h.so, extra nvcc flags $LA_SM90_NEW_FLAGS, default empty: the default
-# build, v8), the previous one (build-sm90/prev/libsm90h.so, $LA_SM90_PREV_FLAGS, default
-# -DLA_SM90_V7) and a third variant (build-sm90/alt/libsm90h.so, $LA_SM90_ALT_FLAGS, default
+# build, v10), the previous one (build-sm90/prev/libsm90h.so, $LA_SM90_PREV_FLAGS, default
+# -DLA_SM90_V8) and a third variant (build-sm90/alt/libsm90h.so, $LA_SM90_ALT_FLAGS, default
 # "off": skipped) side by side; a variable set to the empty string means the default build.
-# Checks the new build against the CPU spec (44 cases, 8 of them with more rows than SMs); nothing
-# is timed
-# unless every case passes, and on a failure the previous build is checked too (a regression or
-# an old fault?). Then times all builds in one process
+# Checks the new build (and the third, if built) against the CPU spec (44 cases, 8 of them with
+# more rows than SMs); nothing is timed unless every case passes, and on a failure of the new
+# build the previous one is checked too (a regression or an old fault?). Then times all builds in
+# one process
 # (sm90_bench.py --ab-bench: marking off/MASS/PEAK and read-mask densities 0.5/0.25 at H=12
 # S=32760 D=128 and H=48 S=17776 D=64). Usage on the device: bench/sm90/ab.sh [--quick-check]
 # The lines starting with RESULT summarise; $OUT gets ptxas logs, SASS summaries, check.log, ab.log.
@@ -16,7 +16,7 @@ OUTDIR=${OUT:-/tmp}
 QC=""; [ "$1" = "--quick-check" ] && QC=--quick
 start=$(date +%s)
 NEWF="${LA_SM90_NEW_FLAGS-}"
-PREVF="${LA_SM90_PREV_FLAGS--DLA_SM90_V7}"
+PREVF="${LA_SM90_PREV_FLAGS--DLA_SM90_V8}"
 LA_SM90_NVCC_FLAGS="$NEWF" bench/sm90/build.sh > "$OUTDIR/build_new.log" 2>&1 &
 pn=$!
 LA_SM90_OUT=build-sm90/prev LA_SM90_NVCC_FLAGS="$PREVF" \
@@ -57,6 +57,15 @@ if [ "$rc" -ne 0 ]; then
     | tee "$OUTDIR/check_prev.log" | grep -E "^FAIL|^check:"
   echo "check of prev rc=${PIPESTATUS[0]}; not timed"
   exit "$rc"
+fi
+if [ "$ALTF" != off ]; then
+  # the third build is timed too, so it is checked too (the v10 default was first timed as an
+  # unchecked alt build)
+  timeout 200 python3 bench/sm90/sm90_bench.py build-sm90/alt/libsm90h.so --check $QC 2>&1 \
+    | tee "$OUTDIR/check_alt.log" | grep -E "^FAIL|^check:"
+  rc=${PIPESTATUS[0]}
+  echo "check of alt rc=$rc ($(($(date +%s) - start)) s)"
+  [ "$rc" -eq 0 ] || exit "$rc"
 fi
 timeout 240 python3 bench/sm90/sm90_bench.py build-sm90/libsm90h.so --ab-bench \
   --ab build-sm90/prev/libsm90h.so "${ALTARG[@]}" --seed 99 2>&1 | tee "$OUTDIR/ab.log"

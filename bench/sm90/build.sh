@@ -18,7 +18,7 @@ if grep -E "C75[0-9][0-9]|Performance Loss" "$B/ptxas.log"; then
   echo "build.sh: ptxas reports wgmma serialization or ignored setmaxnreg" >&2
   exit 1
 fi
-if grep -E "[1-9][0-9]* bytes spill" "$B/ptxas.log"; then echo "build.sh: spills" >&2; exit 1; fi
+if grep -E "[1-9][0-9]* bytes (spill|stack)" "$B/ptxas.log"; then echo "build.sh: spills or a stack frame (local memory)" >&2; exit 1; fi
 gcc -O2 -fPIC -fopenmp -Wall -Wextra -I include -I src -c src/cpu/cpu_fwd.c -o "$B/cpu_fwd.o"
 gcc -O2 -fPIC -fopenmp -Wall -Wextra -Wno-unused-function -I include -I src \
   -c bench/sm90/sm90_shim.c -o "$B/sm90_shim.o"

@@ -31,7 +31,12 @@
 #define LA_NB_PP 1
 #define LA_NB_MARK 3
 /* Versions kept buildable from one tree for A/B timing (bench/sm90/ab.sh):
- * - v8 (default since the H100 A/B of 2026-11-27, NOTES.md), v7 plus: the criterion compares the
+ * - v10 (default), v8 plus: the steady-state `wgmma.wait_group 0` pinned after the softmax
+ *   (LA_W0PIN: the softmax of S(j) runs under PV(j-1)) and the row maxima as a tree (LA_TREE).
+ *   Opt-in: the visit sequence published by the producer (-DLA_PUBJ=1: the key tile of each K
+ *   stage and whether it is the item's last, in shared memory beside the stage; the consumers
+ *   read it after the stage's full barrier instead of walking the read mask themselves).
+ * - -DLA_SM90_V8 (the default before v10), v7 plus: the criterion compares the
  *   tile's row-max step x - m_old of one row per lane (even lanes row r0, odd lanes r0 + 8) with
  *   thresholds precomputed per CTA (la_thr_min: exact, so the same decisions as v7's float
  *   expressions) that change only when the MASS bound log2(keys so far) grows or at the last key
@@ -55,12 +60,32 @@
 #define LA_VER 6
 #elif defined(LA_SM90_V7)
 #define LA_VER 7
-#else
+#elif defined(LA_SM90_V8)
 #define LA_VER 8
+#else
+#define LA_VER 10
 #endif
 #ifndef LA_MARK_AT
 #define LA_MARK_AT (LA_VER == 4 ? 0 : LA_VER == 6 ? 1 : 2)
 #endif
+/* LA_W0PIN: the steady-state wgmma.wait_group 0 (PV(j-1) landed) is pinned after the softmax
+ * of S(j) (la_wgmma_wait0_after), so the softmax runs under the PV GEMM; without it ptxas hoists
+ * the wait above the exponentials in every instance. */
+#ifndef LA_W0PIN
+#define LA_W0PIN (LA_VER >= 10)
+#endif
+/* LA_TREE: the row maxima of a tile as a tree instead of a chain. */
+#ifndef LA_TREE
+#define LA_TREE (LA_VER >= 10)
+#endif
+/* LA_PUBJ (opt-in, -DLA_PUBJ=1): the producer publishes the visit sequence. Measured faster on
+ * the H100 (NOTES.md, v10) and it passes the CPU-spec check, memcheck and synccheck, but
+ * racecheck reports the slot's write/read pairs (ordered by the stage's mbarriers, which the tool
+ * may not model); off by default until that is settled. */
+#ifndef LA_PUBJ
+#define LA_PUBJ 0
+#endif
+#define LA_LAST_BIT 0x80000000u /* in a published slot: the item's last visited tile */
 #define LA_LOOK_WAIT (LA_VER >= 6) /* look-up in the GEMM wait, a mask word at a time */
 #define LA_WCACHE (LA_VER >= 7)    /* the look-up keeps the current mask word in a register */
 #if LA_VER >= 8
@@ -94,11 +119,10 @@ struct la_layout {
   static constexpr int SCHED_OFF = NN_OFF + 2 * LA_MAX_W * 4; /* two bitsets: item parity */
   /* schedule: this CTA's item list, then one round's costs */
   static constexpr int THR_OFF = SCHED_OFF + (LA_MAX_LIST + LA_THREADS) * 4;
-#if LA_VER >= 8
-  static constexpr int BYTES = THR_OFF + 32 * 4; /* v8 threshold table (LA_NTHR floats) */
-#else
-  static constexpr int BYTES = THR_OFF;
-#endif
+  /* v8 threshold table (LA_NTHR floats), then the published key tile of each stage (LA_PUBJ) */
+  static constexpr int SLOT_OFF = THR_OFF + 32 * 4;
+  static constexpr int BYTES = SLOT_OFF + 16 * 4;
+  static_assert(STAGES <= 16, "one slot per stage");
   static constexpr int ALLOC = BYTES + 1024;              /* slack to align the base */
   static_assert(ALLOC <= 227 * 1024, "shared memory per block on sm90 is 227 KB");
 };
@@ -409,7 +433,7 @@ __device__ __forceinline__ int64_t la_my_items(const la_sm90_params_t &p) {
 /* Producer: one thread walks the work items and the visit order and issues the TMA loads. */
 template <int D>
 __device__ __forceinline__ void la_producer(const la_sm90_params_t &p, uint32_t sbase,
-                                            const int *list) {
+                                            const int *list, uint32_t *slots) {
   using L = la_layout<D>;
   const la_bars<D> bar{sbase + L::BAR_OFF};
   la_tma_prefetch_map(&p.tq);
@@ -426,10 +450,15 @@ __device__ __forceinline__ void la_producer(const la_sm90_params_t &p, uint32_t 
     la_mbar_arrive_tx(bar.full_q(), L::Q_BYTES);
     la_tma_load_5d(sbase + L::Q_OFF, &p.tq, bar.full_q(), 0, it.qt * LA_BM, 0, it.hq, it.b,
                    LA_L2_EVICT_FIRST);
-    for (; j >= 0; j = la_visit_next(p, it)) {
+    for (int jn; j >= 0; j = jn) {
+      jn = la_visit_next(p, it);
       const uint32_t s = kcount % L::STAGES, ph = (kcount / L::STAGES) & 1u;
       ++kcount;
       la_mbar_wait(bar.empty_k(s), ph ^ 1u);
+      /* LA_PUBJ: the stage's key tile for the consumers, released by the arrive below; every
+       * consumer warp reads it after the stage's full barrier and before its own arrive on the
+       * stage's empty barrier, so it is not overwritten while in use. */
+      if (LA_PUBJ) slots[s] = (uint32_t)j | (jn < 0 ? LA_LAST_BIT : 0u);
       la_mbar_arrive_tx(bar.full_k(s), L::KV_BYTES);
       la_tma_load_5d(sbase + L::K_OFF + s * L::KV_BYTES, &p.tk, bar.full_k(s), 0, j * LA_BN, 0,
                      it.hk, it.b, LA_L2_EVICT_LAST);
@@ -449,7 +478,8 @@ __device__ __forceinline__ void la_producer(const la_sm90_params_t &p, uint32_t 
  * the two warpgroups take turns issuing their GEMM pair (named barriers LA_NB_PP + cw). */
 template <int D, int F16, int PP, int MARK>
 __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t sbase,
-                                            uint32_t *nn, const int *list) {
+                                            uint32_t *nn, const int *list,
+                                            const uint32_t *slots) {
   using L = la_layout<D>;
   typedef typename std::conditional<F16, __half, __nv_bfloat16>::type T;
   const la_bars<D> bar{sbase + L::BAR_OFF};
@@ -497,6 +527,19 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
     la_wgmma_commit();
   };
 
+  /* Frees K stage s for the producer. With LA_PUBJ every warp arrives once its lanes have read
+   * the stage's published slot (__syncwarp orders their reads before lane 0's release), so the
+   * producer cannot overwrite the slot while a warp may still read it; else one arrive per
+   * warpgroup (the wgmma reads of the stage are complete at wait_group). */
+  auto release_k = [&](uint32_t s) {
+    if constexpr (LA_PUBJ) {
+      __syncwarp();
+      if (lane == 0) la_mbar_arrive(bar.empty_k(s));
+    } else {
+      if (lt == 0) la_mbar_arrive(bar.empty_k(s));
+    }
+  };
+
   for (int64_t n = 0, nmy = la_my_items(p); n < nmy; ++n) {
     const int64_t item = la_nth_item(p, list, n);
     la_item_t it = la_item_decode(p, item);
@@ -530,6 +573,30 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
           for (int e = 0; e < 2; ++e)
             if (8 * i + cb + e >= nk) sc[4 * i + e] = sc[4 * i + 2 + e] = -INFINITY;
       }
+#if LA_TREE
+      /* Row maxima as a tree (depth 5, not a chain of 32 dependent FMNMX): the same value, as a
+       * max that ignores NaN is associative. */
+      float t0[16], t1[16];
+#pragma unroll
+      for (int i = 0; i < 16; ++i) {
+        t0[i] = fmaxf(sc[4 * i], sc[4 * i + 1]);
+        t1[i] = fmaxf(sc[4 * i + 2], sc[4 * i + 3]);
+      }
+      /* four levels written out: a loop over the level is not unrolled, and t0/t1 then live
+       * in local memory */
+#define LA_TREE_LEVEL(w)                         \
+  _Pragma("unroll") for (int i = 0; i < w; ++i) { \
+    t0[i] = fmaxf(t0[i], t0[i + w]);              \
+    t1[i] = fmaxf(t1[i], t1[i + w]);              \
+  }
+      LA_TREE_LEVEL(8)
+      LA_TREE_LEVEL(4)
+      LA_TREE_LEVEL(2)
+      LA_TREE_LEVEL(1)
+#undef LA_TREE_LEVEL
+      x0 = t0[0];
+      x1 = t1[0];
+#else
       x0 = -INFINITY;
       x1 = -INFINITY;
 #pragma unroll
@@ -537,6 +604,7 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
         x0 = fmaxf(x0, fmaxf(sc[4 * i], sc[4 * i + 1]));
         x1 = fmaxf(x1, fmaxf(sc[4 * i + 2], sc[4 * i + 3]));
       }
+#endif
       x0 = la_quad_max(x0);
       x1 = la_quad_max(x1);
 
@@ -737,15 +805,20 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
       uint32_t s = kcount % L::STAGES, ph = (kcount / L::STAGES) & 1u;
       ++kcount;
       la_mbar_wait(bar.full_k(s), ph);
+      /* v10: is there a tile after this one? (published with the stage) */
+      int more = LA_PUBJ ? !(slots[s] & LA_LAST_BIT) : 0;
       if (PP) la_bar_sync(LA_NB_PP + cw, 256);
       la_wgmma_fence();
       issue_qk(sc, s);
       if (PP) la_bar_arrive(LA_NB_PP + (1 - cw), 256);
       int jn = -1;
-      if constexpr (LA_LOOK_WAIT) jn = la_visit_next(p, it); /* under the GEMM */
+      if constexpr (LA_PUBJ)
+        jn = more ? 0 : -1; /* the index itself is read after the stage's full barrier */
+      else if constexpr (LA_LOOK_WAIT)
+        jn = la_visit_next(p, it); /* under the GEMM */
       la_wgmma_wait<0>();
       la_fence_regs(sc);
-      if (lt == 0) la_mbar_arrive(bar.empty_k(s));
+      release_k(s);
       float x0, x1, mo0 = m0, mo1 = m1, lo0 = l0, lo1 = l1;
       softmax(sc, j, a0, a1, x0, x1);
       /* The tile whose marking is pending (LA_MARK_AT 1, 2): its index, PEAK terms, row sums
@@ -763,6 +836,11 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
         ph = (kcount / L::STAGES) & 1u;
         ++kcount;
         la_mbar_wait(bar.full_k(s), ph);
+        if constexpr (LA_PUBJ) {
+          const uint32_t e = slots[s];
+          j = (int)(e & ~LA_LAST_BIT);
+          more = !(e & LA_LAST_BIT);
+        }
         la_mbar_wait(bar.full_v(vs), vph);
         if (PP) la_bar_sync(LA_NB_PP + cw, 256);
         la_fence_regs(o);
@@ -773,10 +851,13 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
         if (PP) la_bar_arrive(LA_NB_PP + (1 - cw), 256);
         /* The GEMM wait: mark the previous tile (v6), find the next. */
         if constexpr (MARK && LA_MARK_AT == 1) crit(jm, cm0, cm1, lm0, lm1);
-        if constexpr (LA_LOOK_WAIT) jn = la_visit_next(p, it);
+        if constexpr (LA_PUBJ)
+          jn = more ? 0 : -1;
+        else if constexpr (LA_LOOK_WAIT)
+          jn = la_visit_next(p, it);
         la_wgmma_wait<1>();
         la_fence_regs(sc);
-        if (lt == 0) la_mbar_arrive(bar.empty_k(s));
+        release_k(s);
         /* The PV window (v7): K is released, the softmax needs PV to land first. */
         if constexpr (MARK && LA_MARK_AT == 2) crit(jm, cm0, cm1, lm0, lm1);
         mo0 = m0, mo1 = m1, lo0 = l0, lo1 = l1;
@@ -791,7 +872,11 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
           else
             crit(j, (x0 - mo0) * c, (x1 - mo1) * c, lo0, lo1);
         }
+#if LA_W0PIN
+        la_wgmma_wait0_after(l0 + l1); /* the softmax above runs under PV(j-1) */
+#else
         la_wgmma_wait<0>();
+#endif
         la_fence_regs(o);
         la_fence_regs(pr);
         if (lt == 0) la_mbar_arrive(bar.empty_v(vs));
@@ -883,13 +968,14 @@ __global__ void __launch_bounds__(LA_THREADS, 1)
   const uint32_t sbase = (raw + 1023u) & ~1023u;
   uint32_t *nn = (uint32_t *)(la_smem_raw + (sbase - raw) + L::NN_OFF);
   int *list = (int *)(la_smem_raw + (sbase - raw) + L::SCHED_OFF);
+  uint32_t *slots = (uint32_t *)(la_smem_raw + (sbase - raw) + L::SLOT_OFF);
   if (threadIdx.x == 0) {
     const la_bars<D> bar{sbase + L::BAR_OFF};
     la_mbar_init(bar.full_q(), 1);
     la_mbar_init(bar.empty_q(), 2); /* one arrive per consumer warpgroup */
     for (uint32_t s = 0; s < L::STAGES; ++s) {
       la_mbar_init(bar.full_k(s), 1);
-      la_mbar_init(bar.empty_k(s), 2);
+      la_mbar_init(bar.empty_k(s), LA_PUBJ ? 8 : 2); /* LA_PUBJ: one arrive per consumer warp */
       la_mbar_init(bar.full_v(s), 1);
       la_mbar_init(bar.empty_v(s), 2);
     }
@@ -919,10 +1005,10 @@ __global__ void __launch_bounds__(LA_THREADS, 1)
   __syncthreads();
   if (threadIdx.x < 128) {
     la_setmaxnreg_dec<24>();
-    if (threadIdx.x == 0) la_producer<D>(p, sbase, list);
+    if (threadIdx.x == 0) la_producer<D>(p, sbase, list, slots);
   } else {
     la_setmaxnreg_inc<240>();
-    la_consumer<D, F16, PP, MARK>(p, sbase, nn, list);
+    la_consumer<D, F16, PP, MARK>(p, sbase, nn, list, slots);
   }
 }
 

@@ -76,6 +76,26 @@ __device__ __forceinline__ void la_wgmma_wait(void) {
   asm volatile("wgmma.wait_group.sync.aligned %0;" ::"n"(N) : "memory");
 }
 
+/* wgmma.wait_group 0 that ptxas cannot schedule before `after` is computed. A plain wait has no
+ * operands, and ptxas hoists it to the top of its basic block, above the softmax meant to run
+ * under the PV GEMM (every v8 instance: bench/sm90/sass_wait0.py); a predicated wait makes ptxas
+ * serialize the wgmmas (C7514). Here a branch on `after` ends the basic block and both paths
+ * wait, so the wait stays behind whatever computes `after` (the caller passes the row sums of the
+ * tile's exponentials). Labels are local to the braces, so the function may be inlined often. */
+__device__ __forceinline__ void la_wgmma_wait0_after(float after) {
+  asm volatile(
+      "{\n.reg .pred p, q;\n"
+      "setp.geu.f32 q, %0, 0f00000000;\n" /* true for every row sum (x >= 0 or NaN) */
+      "vote.sync.all.pred p, q, 0xffffffff;\n" /* a warp-uniform predicate for ptxas */
+      "@p bra.uni LA_W0_B;\n"
+      "wgmma.wait_group.sync.aligned 0;\n"
+      "bra.uni LA_W0_E;\n"
+      "LA_W0_B:\n"
+      "wgmma.wait_group.sync.aligned 0;\n"
+      "LA_W0_E:\n}\n" ::"f"(after)
+      : "memory");
+}
+
 /* Keeps the compiler from moving reads/writes of wgmma operand registers across the
  * asynchronous region (FA3's warpgroup_fence_operand). */
 template <int N>
