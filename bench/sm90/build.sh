@@ -8,6 +8,7 @@ set -eo pipefail
 cd "$(dirname "$0")/../.."
 B=${LA_SM90_OUT:-build-sm90}
 mkdir -p "$B"
+rm -f "$B/sm90_fwd.o" # nvcc's status is lost in the pipe below: a stale object must not pass
 # shellcheck disable=SC2086 # the extra flags are a list
 nvcc -O3 -std=c++17 -gencode arch=compute_90a,code=sm_90a -Xptxas -v -lineinfo \
   -Xcompiler -fPIC,-Wall,-Wextra -I include -I src ${LA_SM90_NVCC_FLAGS:-} \

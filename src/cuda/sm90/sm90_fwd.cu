@@ -85,6 +85,12 @@
 #ifndef LA_PUBJ
 #define LA_PUBJ 0
 #endif
+/* -DLA_PUBJ_ALL=1 (with LA_PUBJ): every consumer thread arrives on the stage's empty barrier
+ * after reading the slot, instead of lane 0 after __syncwarp (which ptxas compiles to a NOP, so
+ * racecheck sees no ordering for lanes 1-31); race_mbar_test.cu mode 3 is this pattern. */
+#ifndef LA_PUBJ_ALL
+#define LA_PUBJ_ALL 0
+#endif
 #define LA_LAST_BIT 0x80000000u /* in a published slot: the item's last visited tile */
 #define LA_LOOK_WAIT (LA_VER >= 6) /* look-up in the GEMM wait, a mask word at a time */
 #define LA_WCACHE (LA_VER >= 7)    /* the look-up keeps the current mask word in a register */
@@ -532,7 +538,9 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
    * producer cannot overwrite the slot while a warp may still read it; else one arrive per
    * warpgroup (the wgmma reads of the stage are complete at wait_group). */
   auto release_k = [&](uint32_t s) {
-    if constexpr (LA_PUBJ) {
+    if constexpr (LA_PUBJ && LA_PUBJ_ALL) {
+      la_mbar_arrive(bar.empty_k(s)); /* every lane: its own read precedes its own release */
+    } else if constexpr (LA_PUBJ) {
       __syncwarp();
       if (lane == 0) la_mbar_arrive(bar.empty_k(s));
     } else {
@@ -575,7 +583,8 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
       }
 #if LA_TREE
       /* Row maxima as a tree (depth 5, not a chain of 32 dependent FMNMX): the same value, as a
-       * max that ignores NaN is associative. */
+       * max that ignores NaN is associative; the chain's -inf start is applied last, so a row
+       * of NaN scores still gives -inf (as the CPU spec), not NaN. */
       float t0[16], t1[16];
 #pragma unroll
       for (int i = 0; i < 16; ++i) {
@@ -594,8 +603,8 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
       LA_TREE_LEVEL(2)
       LA_TREE_LEVEL(1)
 #undef LA_TREE_LEVEL
-      x0 = t0[0];
-      x1 = t1[0];
+      x0 = fmaxf(t0[0], -INFINITY);
+      x1 = fmaxf(t1[0], -INFINITY);
 #else
       x0 = -INFINITY;
       x1 = -INFINITY;
@@ -975,7 +984,8 @@ __global__ void __launch_bounds__(LA_THREADS, 1)
     la_mbar_init(bar.empty_q(), 2); /* one arrive per consumer warpgroup */
     for (uint32_t s = 0; s < L::STAGES; ++s) {
       la_mbar_init(bar.full_k(s), 1);
-      la_mbar_init(bar.empty_k(s), LA_PUBJ ? 8 : 2); /* LA_PUBJ: one arrive per consumer warp */
+      /* LA_PUBJ: one arrive per consumer warp (LA_PUBJ_ALL: per consumer thread) */
+      la_mbar_init(bar.empty_k(s), LA_PUBJ ? (LA_PUBJ_ALL ? 256 : 8) : 2);
       la_mbar_init(bar.full_v(s), 1);
       la_mbar_init(bar.empty_v(s), 2);
     }

@@ -81,7 +81,10 @@ __device__ __forceinline__ void la_wgmma_wait(void) {
  * under the PV GEMM (every v8 instance: bench/sm90/sass_wait0.py); a predicated wait makes ptxas
  * serialize the wgmmas (C7514). Here a branch on `after` ends the basic block and both paths
  * wait, so the wait stays behind whatever computes `after` (the caller passes the row sums of the
- * tile's exponentials). Labels are local to the braces, so the function may be inlined often. */
+ * tile's exponentials). Labels are local to the braces, so the function may be inlined often.
+ * The vote makes p uniform in the warp only; the wait is .aligned over the warpgroup, which holds
+ * because p is true for every row sum in every warp. Any `after` that can be negative would make
+ * the warps of a warpgroup take different waits: undefined. */
 __device__ __forceinline__ void la_wgmma_wait0_after(float after) {
   asm volatile(
       "{\n.reg .pred p, q;\n"
