@@ -91,6 +91,7 @@
 #ifndef LA_PUBJ_ALL
 #define LA_PUBJ_ALL 0
 #endif
+static_assert(!LA_PUBJ || LA_VER >= 6, "LA_PUBJ replaces the look-up in the GEMM wait (v6+)");
 #define LA_LAST_BIT 0x80000000u /* in a published slot: the item's last visited tile */
 #define LA_LOOK_WAIT (LA_VER >= 6) /* look-up in the GEMM wait, a mask word at a time */
 #define LA_WCACHE (LA_VER >= 7)    /* the look-up keeps the current mask word in a register */
@@ -551,6 +552,16 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
   for (int64_t n = 0, nmy = la_my_items(p); n < nmy; ++n) {
     const int64_t item = la_nth_item(p, list, n);
     la_item_t it = la_item_decode(p, item);
+    /* LA_PUBJ: whether the current tile has a successor (published with its stage); the
+     * successor's index itself is read after its stage's full barrier */
+    int more = 0;
+    /* The look-up of the next visited tile in the GEMM wait (-1: none). */
+    auto look_next = [&]() -> int {
+      if constexpr (LA_PUBJ)
+        return more ? 0 : -1;
+      else
+        return la_visit_next(p, it);
+    };
     uint32_t *kept = nn + (icount & 1u) * LA_MAX_W;
     ++icount;
     float o[D / 2];
@@ -814,17 +825,13 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
       uint32_t s = kcount % L::STAGES, ph = (kcount / L::STAGES) & 1u;
       ++kcount;
       la_mbar_wait(bar.full_k(s), ph);
-      /* v10: is there a tile after this one? (published with the stage) */
-      int more = LA_PUBJ ? !(slots[s] & LA_LAST_BIT) : 0;
+      if constexpr (LA_PUBJ) more = !(slots[s] & LA_LAST_BIT);
       if (PP) la_bar_sync(LA_NB_PP + cw, 256);
       la_wgmma_fence();
       issue_qk(sc, s);
       if (PP) la_bar_arrive(LA_NB_PP + (1 - cw), 256);
       int jn = -1;
-      if constexpr (LA_PUBJ)
-        jn = more ? 0 : -1; /* the index itself is read after the stage's full barrier */
-      else if constexpr (LA_LOOK_WAIT)
-        jn = la_visit_next(p, it); /* under the GEMM */
+      if constexpr (LA_LOOK_WAIT) jn = look_next(); /* under the GEMM */
       la_wgmma_wait<0>();
       la_fence_regs(sc);
       release_k(s);
@@ -860,10 +867,7 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
         if (PP) la_bar_arrive(LA_NB_PP + (1 - cw), 256);
         /* The GEMM wait: mark the previous tile (v6), find the next. */
         if constexpr (MARK && LA_MARK_AT == 1) crit(jm, cm0, cm1, lm0, lm1);
-        if constexpr (LA_PUBJ)
-          jn = more ? 0 : -1;
-        else if constexpr (LA_LOOK_WAIT)
-          jn = la_visit_next(p, it);
+        if constexpr (LA_LOOK_WAIT) jn = look_next();
         la_wgmma_wait<1>();
         la_fence_regs(sc);
         release_k(s);
