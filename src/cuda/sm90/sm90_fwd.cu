@@ -31,11 +31,12 @@
 #define LA_NB_PP 1
 #define LA_NB_MARK 3
 /* Versions kept buildable from one tree for A/B timing (bench/sm90/ab.sh):
- * - v10 (default), v8 plus: the steady-state `wgmma.wait_group 0` pinned after the softmax
+ * - v11 (default), v10 plus: the visit sequence published by the producer (LA_PUBJ: the key
+ *   tile of each K stage and whether it is the item's last, in shared memory beside the stage;
+ *   the consumers read it after the stage's full barrier instead of walking the read mask
+ *   themselves), every consumer thread releasing the stage after its read (LA_PUBJ_ALL).
+ * - -DLA_SM90_V10, v8 plus: the steady-state `wgmma.wait_group 0` pinned after the softmax
  *   (LA_W0PIN: the softmax of S(j) runs under PV(j-1)) and the row maxima as a tree (LA_TREE).
- *   Opt-in: the visit sequence published by the producer (-DLA_PUBJ=1: the key tile of each K
- *   stage and whether it is the item's last, in shared memory beside the stage; the consumers
- *   read it after the stage's full barrier instead of walking the read mask themselves).
  * - -DLA_SM90_V8 (the default before v10), v7 plus: the criterion compares the
  *   tile's row-max step x - m_old of one row per lane (even lanes row r0, odd lanes r0 + 8) with
  *   thresholds precomputed per CTA (la_thr_min: exact, so the same decisions as v7's float
@@ -62,8 +63,10 @@
 #define LA_VER 7
 #elif defined(LA_SM90_V8)
 #define LA_VER 8
-#else
+#elif defined(LA_SM90_V10)
 #define LA_VER 10
+#else
+#define LA_VER 11
 #endif
 #ifndef LA_MARK_AT
 #define LA_MARK_AT (LA_VER == 4 ? 0 : LA_VER == 6 ? 1 : 2)
@@ -78,18 +81,18 @@
 #ifndef LA_TREE
 #define LA_TREE (LA_VER >= 10)
 #endif
-/* LA_PUBJ (opt-in, -DLA_PUBJ=1): the producer publishes the visit sequence. Measured faster on
- * the H100 (NOTES.md, v10) and it passes the CPU-spec check, memcheck and synccheck, but
- * racecheck reports the slot's write/read pairs (ordered by the stage's mbarriers, which the tool
- * may not model); off by default until that is settled. */
+/* LA_PUBJ (v11; -DLA_PUBJ=1 on older versions): the producer publishes the visit sequence
+ * (NOTES.md, v10 and v11). */
 #ifndef LA_PUBJ
-#define LA_PUBJ 0
+#define LA_PUBJ (LA_VER >= 11)
 #endif
-/* -DLA_PUBJ_ALL=1 (with LA_PUBJ): every consumer thread arrives on the stage's empty barrier
- * after reading the slot, instead of lane 0 after __syncwarp (which ptxas compiles to a NOP, so
- * racecheck sees no ordering for lanes 1-31); race_mbar_test.cu mode 3 is this pattern. */
+/* LA_PUBJ_ALL (with LA_PUBJ; v11): every consumer thread arrives on the stage's empty barrier
+ * after reading the slot. With -DLA_PUBJ_ALL=0 lane 0 arrives after __syncwarp, which ptxas
+ * compiles to a NOP: correct on the hardware, but racecheck then reports the slot hand-over
+ * (race_mbar_test.cu: mode 0, a lane-0 release after __syncwarp, is reported like the racy
+ * mode 1; mode 3, every thread releasing its own read, is clean; NOTES.md, v11). */
 #ifndef LA_PUBJ_ALL
-#define LA_PUBJ_ALL 0
+#define LA_PUBJ_ALL LA_PUBJ
 #endif
 static_assert(!LA_PUBJ || LA_VER >= 6, "LA_PUBJ replaces the look-up in the GEMM wait (v6+)");
 #define LA_LAST_BIT 0x80000000u /* in a published slot: the item's last visited tile */
@@ -105,6 +108,41 @@ static_assert(LA_MARK_AT != 0, "v8 marks in the next iteration (LA_MARK_AT 1 or 
 #define LA_KB2 (2 * LA_KB)
 #define LA_NTHR (LA_KB2 + 3)
 static_assert(32 * LA_MAX_W - 1 < (1 << LA_KB), "bitlen(nvis - 1) indexes the table");
+#endif
+
+/* -DLA_TRACE=1 (diagnostics, never in the library): %clock64 stamps of the first LA_TR_ITEMS
+ * items of CTAs 0..LA_TR_CTAS-1 into la_trace (slots: bench/sm90/trace.py), read back with
+ * la_sm90_trace_get. Where a consumer warpgroup, the producer and the ranking spend an item. */
+#ifndef LA_TRACE
+#define LA_TRACE 0
+#endif
+#if LA_TRACE
+#define LA_TR_CTAS 16
+#define LA_TR_ITEMS 64
+#define LA_TR_SLOTS 32
+__device__ long long la_trace[LA_TR_CTAS * LA_TR_ITEMS * LA_TR_SLOTS];
+__device__ __forceinline__ long long la_clk(void) {
+  long long c;
+  asm volatile("mov.u64 %0, %%clock64;" : "=l"(c)::"memory");
+  return c;
+}
+#define LA_CLK() la_clk()
+#define LA_TR(n, slot, val)                                                            \
+  do {                                                                                 \
+    if (blockIdx.x < LA_TR_CTAS && (n) < LA_TR_ITEMS)                                  \
+      la_trace[((int64_t)blockIdx.x * LA_TR_ITEMS + (n)) * LA_TR_SLOTS + (slot)] = (val); \
+  } while (0)
+extern "C" int la_sm90_trace_get(long long *dst, int clear) {
+  cudaError_t e = cudaMemcpyFromSymbol(dst, la_trace, sizeof la_trace);
+  if (e == cudaSuccess && clear) {
+    static long long zero[LA_TR_CTAS * LA_TR_ITEMS * LA_TR_SLOTS];
+    e = cudaMemcpyToSymbol(la_trace, zero, sizeof zero);
+  }
+  return (int)e;
+}
+#else
+#define LA_CLK() 0LL
+#define LA_TR(n, slot, val) ((void)0)
 #endif
 
 /* Shared memory of one CTA. Every tile buffer is a multiple of 1024 B from a 1024-aligned base,
@@ -448,12 +486,18 @@ __device__ __forceinline__ void la_producer(const la_sm90_params_t &p, uint32_t 
   la_tma_prefetch_map(&p.tv);
   uint32_t kcount = 0, qcount = 0;
   for (int64_t n = 0, nmy = la_my_items(p); n < nmy; ++n) {
+    LA_TR(n, 24, LA_CLK());
     const int64_t item = la_nth_item(p, list, n);
     la_item_t it = la_item_decode(p, item);
     int j = la_visit_next(p, it);
+    LA_TR(n, 25, LA_CLK());
     if (j < 0) continue; /* empty row: no loads; the consumers write O = 0, LSE = -inf */
     la_mbar_wait(bar.empty_q(), (qcount & 1u) ^ 1u);
+    LA_TR(n, 26, LA_CLK());
     ++qcount;
+#if LA_TRACE
+    long long twk = 0, twv = 0, tt;
+#endif
     la_mbar_arrive_tx(bar.full_q(), L::Q_BYTES);
     la_tma_load_5d(sbase + L::Q_OFF, &p.tq, bar.full_q(), 0, it.qt * LA_BM, 0, it.hq, it.b,
                    LA_L2_EVICT_FIRST);
@@ -461,7 +505,13 @@ __device__ __forceinline__ void la_producer(const la_sm90_params_t &p, uint32_t 
       jn = la_visit_next(p, it);
       const uint32_t s = kcount % L::STAGES, ph = (kcount / L::STAGES) & 1u;
       ++kcount;
+#if LA_TRACE
+      tt = la_clk();
+#endif
       la_mbar_wait(bar.empty_k(s), ph ^ 1u);
+#if LA_TRACE
+      twk += la_clk() - tt;
+#endif
       /* LA_PUBJ: the stage's key tile for the consumers, released by the arrive below; every
        * consumer warp reads it after the stage's full barrier and before its own arrive on the
        * stage's empty barrier, so it is not overwritten while in use. */
@@ -469,11 +519,20 @@ __device__ __forceinline__ void la_producer(const la_sm90_params_t &p, uint32_t 
       la_mbar_arrive_tx(bar.full_k(s), L::KV_BYTES);
       la_tma_load_5d(sbase + L::K_OFF + s * L::KV_BYTES, &p.tk, bar.full_k(s), 0, j * LA_BN, 0,
                      it.hk, it.b, LA_L2_EVICT_LAST);
+#if LA_TRACE
+      tt = la_clk();
+#endif
       la_mbar_wait(bar.empty_v(s), ph ^ 1u);
+#if LA_TRACE
+      twv += la_clk() - tt;
+#endif
       la_mbar_arrive_tx(bar.full_v(s), L::KV_BYTES);
       la_tma_load_5d(sbase + L::V_OFF + s * L::KV_BYTES, &p.tv, bar.full_v(s), 0, j * LA_BN, 0,
                      it.hk, it.b, LA_L2_EVICT_LAST);
     }
+    LA_TR(n, 27, twk);
+    LA_TR(n, 28, twv);
+    LA_TR(n, 29, LA_CLK());
   }
 }
 
@@ -549,9 +608,22 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
     }
   };
 
+#if LA_TRACE
+  const int trb = lt == 0 ? 12 * cw : -1; /* this warpgroup's slots (thread lt 0 writes) */
+#define LA_TRC(slot, val)                        \
+  do {                                           \
+    if (trb >= 0) LA_TR(n, trb + (slot), (val)); \
+  } while (0)
+#else
+#define LA_TRC(slot, val) ((void)0)
+#endif
   for (int64_t n = 0, nmy = la_my_items(p); n < nmy; ++n) {
+    LA_TRC(0, LA_CLK());
     const int64_t item = la_nth_item(p, list, n);
     la_item_t it = la_item_decode(p, item);
+#if LA_TRACE
+    long long twk = 0, twv = 0, tt, ntl = 0;
+#endif
     /* LA_PUBJ: whether the current tile has a successor (published with its stage); the
      * successor's index itself is read after its stage's full barrier */
     int more = 0;
@@ -817,6 +889,7 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
     const int visits = j >= 0; /* an empty row has no loads, no GEMMs, no marks */
     if (j >= 0) {
       la_mbar_wait(bar.full_q(), qcount & 1u);
+      LA_TRC(1, LA_CLK());
       ++qcount;
       float sc[64];
       uint32_t pr[32];
@@ -825,6 +898,7 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
       uint32_t s = kcount % L::STAGES, ph = (kcount / L::STAGES) & 1u;
       ++kcount;
       la_mbar_wait(bar.full_k(s), ph);
+      LA_TRC(2, LA_CLK());
       if constexpr (LA_PUBJ) more = !(slots[s] & LA_LAST_BIT);
       if (PP) la_bar_sync(LA_NB_PP + cw, 256);
       la_wgmma_fence();
@@ -834,6 +908,7 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
       if constexpr (LA_LOOK_WAIT) jn = look_next(); /* under the GEMM */
       la_wgmma_wait<0>();
       la_fence_regs(sc);
+      LA_TRC(3, LA_CLK());
       release_k(s);
       float x0, x1, mo0 = m0, mo1 = m1, lo0 = l0, lo1 = l1;
       softmax(sc, j, a0, a1, x0, x1);
@@ -844,6 +919,7 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
       if constexpr (MARK && LA_MARK_AT == 0) crit(j, (x0 - mo0) * c, (x1 - mo1) * c, lo0, lo1);
       to_p(sc, pr, a0, a1);
       uint32_t vs = s, vph = ph; /* stage of the V that P(j) multiplies */
+      LA_TRC(4, LA_CLK());
 
       /* Steady state: issue S(j) and O += P(j-1) V(j-1); softmax S(j) under the PV GEMM. */
       if constexpr (!LA_LOOK_WAIT) jn = la_visit_next(p, it);
@@ -851,7 +927,15 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
         s = kcount % L::STAGES;
         ph = (kcount / L::STAGES) & 1u;
         ++kcount;
+#if LA_TRACE
+        ++ntl;
+        tt = la_clk();
+#endif
         la_mbar_wait(bar.full_k(s), ph);
+#if LA_TRACE
+        twk += la_clk() - tt;
+        tt = la_clk();
+#endif
         if constexpr (LA_PUBJ) {
           const uint32_t e = slots[s];
           j = (int)(e & ~LA_LAST_BIT);
@@ -859,6 +943,9 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
         }
         la_mbar_wait(bar.full_v(vs), vph);
         if (PP) la_bar_sync(LA_NB_PP + cw, 256);
+#if LA_TRACE
+        twv += la_clk() - tt;
+#endif
         la_fence_regs(o);
         la_fence_regs(pr);
         la_wgmma_fence();
@@ -898,6 +985,10 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
         vph = ph;
         if constexpr (!LA_LOOK_WAIT) jn = la_visit_next(p, it);
       }
+      LA_TRC(5, LA_CLK());
+      LA_TRC(9, ntl);
+      LA_TRC(10, twk);
+      LA_TRC(11, twv);
       /* Every Q K^T of the item is done: the producer may load the next Q now. */
       if (lt == 0) la_mbar_arrive(bar.empty_q());
       /* Tail: the last PV. */
@@ -911,6 +1002,7 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
       if constexpr (MARK && LA_MARK_AT != 0) crit(jm, cm0, cm1, lm0, lm1); /* the last tile */
       la_wgmma_wait<0>();
       la_fence_regs(o);
+      LA_TRC(6, LA_CLK());
       if (lt == 0) la_mbar_arrive(bar.empty_v(vs));
     }
 
@@ -940,6 +1032,7 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
       if (q0 < p.Sq) lrow[q0] = l0 > 0.0f ? m0 * p.scale + logf(l0) : -INFINITY;
       if (q0 + 8 < p.Sq) lrow[q0 + 8] = l1 > 0.0f ? m1 * p.scale + logf(l1) : -INFINITY;
     }
+    LA_TRC(7, LA_CLK());
     /* One owner per row writes the write-mask row (unvisited and padding bits are 0). */
     if constexpr (MARK && LA_VER >= 7 && PP) {
       /* v7 with pingpong: consumer 1, whose turn follows consumer 0's, writes the row once
@@ -969,7 +1062,9 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
         kept[w] = 0;
       }
     }
+    LA_TRC(8, LA_CLK());
   }
+#undef LA_TRC
 }
 
 template <int D, int F16, int PP, int MARK>
@@ -1015,8 +1110,10 @@ __global__ void __launch_bounds__(LA_THREADS, 1)
     thrt[t] = v;
   }
 #endif
+  if (threadIdx.x == 0) LA_TR(0, 30, LA_CLK());
   if (p.lpt) la_schedule(p, list);
   __syncthreads();
+  if (threadIdx.x == 0) LA_TR(0, 31, LA_CLK());
   if (threadIdx.x < 128) {
     la_setmaxnreg_dec<24>();
     if (threadIdx.x == 0) la_producer<D>(p, sbase, list, slots);
