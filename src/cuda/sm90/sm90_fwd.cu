@@ -27,9 +27,11 @@
 /* Longest-first persistent schedule: each CTA keeps its list of work items in shared memory
  * (4 KB); more than this many items per CTA falls back to the plain static stride. */
 #define LA_MAX_LIST 1024
-/* Named barrier ids (0 is __syncthreads): pingpong turn of consumer 0 / 1, end-of-item marking. */
+/* Named barrier ids (0 is __syncthreads): pingpong turn of consumer 0 / 1, end-of-item marking,
+ * the staged epilogue of consumer 0 / 1 (LA_OTMA). */
 #define LA_NB_PP 1
 #define LA_NB_MARK 3
+#define LA_NB_EPI 4
 /* Versions kept buildable from one tree for A/B timing (bench/sm90/ab.sh):
  * - v11 (default), v10 plus: the visit sequence published by the producer (LA_PUBJ: the key
  *   tile of each K stage and whether it is the item's last, in shared memory beside the stage;
@@ -80,6 +82,16 @@
 /* LA_TREE: the row maxima of a tile as a tree instead of a chain. */
 #ifndef LA_TREE
 #define LA_TREE (LA_VER >= 10)
+#endif
+/* LA_OTMA (opt-in, -DLA_OTMA=1): the epilogue stages O through shared memory (stmatrix into a
+ * 128B-swizzled buffer per consumer warpgroup, +Q_BYTES of shared memory) and one thread stores
+ * it with a TMA tile store, instead of 32 (D=128) / 16 (D=64) 4-byte global stores per thread,
+ * which write each 32-byte sector in two halves (bench/sm90/trace.py: ~2600-3000 cycles per item
+ * at D=128). Used when O is TMA-able (16-byte aligned base and strides), else the plain stores.
+ * Checked on the H100 (CPU-spec check, memcheck, racecheck, synccheck clean) but no gain seen in
+ * a quick A/B whose noise was +-5 % (NOTES.md, v11, "tried after"): opt-in until timed properly. */
+#ifndef LA_OTMA
+#define LA_OTMA 0
 #endif
 /* LA_PUBJ (v11; -DLA_PUBJ=1 on older versions): the producer publishes the visit sequence
  * (NOTES.md, v10 and v11). */
@@ -157,7 +169,9 @@ struct la_layout {
   static constexpr int Q_OFF = 0;
   static constexpr int K_OFF = Q_OFF + Q_BYTES;
   static constexpr int V_OFF = K_OFF + STAGES * KV_BYTES;
-  static constexpr int BAR_OFF = V_OFF + STAGES * KV_BYTES;
+  /* LA_OTMA: the staged O tile, [consumer][D/64 slabs][64 rows][128 B] */
+  static constexpr int O_OFF = V_OFF + STAGES * KV_BYTES;
+  static constexpr int BAR_OFF = O_OFF + (LA_OTMA ? Q_BYTES : 0);
   /* mbarriers: full/empty Q, then full K, empty K, full V, empty V per stage (8 B each). */
   static constexpr int NBARS = 2 + 4 * STAGES;
   static constexpr int NN_OFF = BAR_OFF + NBARS * 8;
@@ -174,6 +188,10 @@ struct la_layout {
 
 typedef struct la_sm90_params {
   CUtensorMap tq, tk, tv; /* 5-D maps {64, S, D/64, H, B}, box {64, 128, D/64, 1, 1} */
+#if LA_OTMA
+  CUtensorMap to; /* O, box {64, 64, D/64, 1, 1} (one consumer warpgroup's rows) */
+  int otma;       /* O is TMA-able: the epilogue stores through `to` */
+#endif
   void *o;
   float *lse;
   const uint32_t *rmask;
@@ -1011,6 +1029,35 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
     l1 = la_quad_sum(l1);
     const float i0 = l0 > 0.0f ? 1.0f / l0 : 0.0f, i1 = l1 > 0.0f ? 1.0f / l1 : 0.0f;
     T *ob = (T *)p.o + (int64_t)it.b * p.o_sb + (int64_t)it.hq * p.o_sh;
+#if LA_OTMA
+    if (p.otma) {
+      /* Stage this warpgroup's 64 x D tile: warp w's rows 16w..16w+15; stmatrix x4 stores column
+       * blocks i, i+1 (8 columns each) of both 8-row halves; lane l addresses row l % 8 of matrix
+       * l / 8 (matrix m: row half m & 1, block i + m / 2). 128B swizzle: the 16-byte chunk index
+       * XOR the row % 8 (= l % 8 here), within 1024-byte aligned 8-row atoms. */
+      const uint32_t obuf = sbase + L::O_OFF + cw * (64 * D * 2);
+      if (lt == 0) la_bulk_wait_read0(); /* the previous item's store has read the buffer */
+      la_bar_sync(LA_NB_EPI + cw, 128);
+      const int mrow = (lt / 32) * 16 + ((lane >> 3) & 1) * 8 + (lane & 7);
+#pragma unroll
+      for (int i = 0; i < D / 8; i += 2) {
+        const int cblk = i + (lane >> 4);
+        const uint32_t addr =
+            obuf + (cblk >> 3) * (64 * 128) + mrow * 128 + (((cblk & 7) ^ (lane & 7)) << 4);
+        la_stmatrix_x4(addr, la_pack<F16>(o[4 * i] * i0, o[4 * i + 1] * i0),
+                       la_pack<F16>(o[4 * i + 2] * i1, o[4 * i + 3] * i1),
+                       la_pack<F16>(o[4 * i + 4] * i0, o[4 * i + 5] * i0),
+                       la_pack<F16>(o[4 * i + 6] * i1, o[4 * i + 7] * i1));
+      }
+      la_fence_proxy_async_smem();
+      la_bar_sync(LA_NB_EPI + cw, 128);
+      if (lt == 0) {
+        la_tma_store_5d(&p.to, obuf, 0, it.qt * LA_BM + 64 * cw, 0, it.hq, it.b);
+        la_bulk_commit();
+      }
+    } else
+#endif
+    {
     if (q0 < p.Sq) {
       T *orow = ob + (int64_t)q0 * p.o_ss + cb;
 #pragma unroll
@@ -1026,6 +1073,7 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
         const uint32_t v = la_pack<F16>(o[4 * i + 2] * i1, o[4 * i + 3] * i1);
         *(uint32_t *)(orow + 8 * i) = v;
       }
+    }
     }
     if (p.lse && (lane & 3) == 0) {
       float *lrow = p.lse + ((int64_t)it.b * p.Hq + it.hq) * p.Sq;
@@ -1064,6 +1112,9 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
     }
     LA_TRC(8, LA_CLK());
   }
+#if LA_OTMA
+  if (p.otma && lt == 0) la_bulk_wait0(); /* the last item's O is written before the exit */
+#endif
 #undef LA_TRC
 }
 
@@ -1144,7 +1195,8 @@ static PFN_cuTensorMapEncodeTiled_v12000 la_encoder(void) {
  * gets a harmless stride (its stride is never applied). */
 static liteattn_status_t la_make_map(CUtensorMap *map, const void *base, liteattn_dtype_t dt,
                                      int64_t D, int64_t S, int64_t H, int64_t B, int64_t ss,
-                                     int64_t sh, int64_t sb, const char *name) {
+                                     int64_t sh, int64_t sb, const char *name,
+                                     int box_rows = LA_BM) {
   PFN_cuTensorMapEncodeTiled_v12000 enc = la_encoder();
   if (!enc)
     return la_error(LITEATTN_ERR_CUDA,
@@ -1152,7 +1204,7 @@ static liteattn_status_t la_make_map(CUtensorMap *map, const void *base, liteatt
   cuuint64_t dims[5] = {64, (cuuint64_t)S, (cuuint64_t)(D / 64), (cuuint64_t)H, (cuuint64_t)B};
   cuuint64_t strides[4] = {(cuuint64_t)(S > 1 ? ss * 2 : 128), 128,
                            (cuuint64_t)(H > 1 ? sh * 2 : 128), (cuuint64_t)(B > 1 ? sb * 2 : 128)};
-  cuuint32_t box[5] = {64, LA_BM, (cuuint32_t)(D / 64), 1, 1};
+  cuuint32_t box[5] = {64, (cuuint32_t)box_rows, (cuuint32_t)(D / 64), 1, 1};
   cuuint32_t estr[5] = {1, 1, 1, 1, 1};
   CUresult r = enc(map,
                    dt == LITEATTN_DTYPE_BF16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16
@@ -1275,6 +1327,21 @@ extern "C" liteattn_status_t la_sm90_fwd_variant(const la_plan_t *p, liteattn_st
                            p->v_sb, "v")))
     return st;
   prm.o = p->o;
+#if LA_OTMA
+  {
+    /* O through a TMA store when its base and the strides of its dimensions longer than 1 are
+     * 16-byte multiples (as la_check_tma_tensor asks of q, k, v); else the plain stores. */
+    const int64_t n[3] = {p->Sq, p->Hq, p->B}, st3[3] = {p->o_ss, p->o_sh, p->o_sb};
+    int ok = (uintptr_t)p->o % 16 == 0;
+    for (int i = 0; i < 3; ++i)
+      if (n[i] > 1 && (st3[i] % 8 != 0 || st3[i] <= 0 || st3[i] * 2 >= ((int64_t)1 << 40))) ok = 0;
+    la_saved_error_t sv; /* a failed map falls back to the plain stores, leaving no error */
+    la_error_save(&sv);
+    prm.otma = ok && la_make_map(&prm.to, p->o, p->dtype, p->D, p->Sq, p->Hq, p->B, p->o_ss,
+                                 p->o_sh, p->o_sb, "o", 64) == LITEATTN_OK;
+    la_error_restore(&sv);
+  }
+#endif
   prm.lse = p->lse;
   prm.rmask = p->read_mask;
   prm.wmask = p->write_mask;

@@ -64,6 +64,40 @@ __device__ __forceinline__ void la_tma_load_5d(uint32_t dst, const void *map, ui
       : "memory");
 }
 
+/* ---- epilogue through shared memory (LA_OTMA) ---- */
+/* Four 8x8 b16 matrices from the mma fragment layout (register i: matrix i; lane l addresses row
+ * l % 8 of matrix l / 8). */
+__device__ __forceinline__ void la_stmatrix_x4(uint32_t addr, uint32_t a, uint32_t b, uint32_t c,
+                                               uint32_t d) {
+  asm volatile("stmatrix.sync.aligned.m8n8.x4.shared.b16 [%0], {%1, %2, %3, %4};" ::"r"(addr),
+               "r"(a), "r"(b), "r"(c), "r"(d)
+               : "memory");
+}
+/* Generic-proxy shared-memory writes visible to the async proxy (a TMA store that follows). */
+__device__ __forceinline__ void la_fence_proxy_async_smem(void) {
+  asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+}
+/* 5-D tile store from shared memory (bulk group of the issuing thread; rows outside the tensor
+ * are not written). */
+__device__ __forceinline__ void la_tma_store_5d(const void *map, uint32_t src, int c0, int c1,
+                                                int c2, int c3, int c4) {
+  asm volatile(
+      "cp.async.bulk.tensor.5d.global.shared::cta.bulk_group [%0, {%1, %2, %3, %4, %5}], [%6];" ::"l"(
+          map),
+      "r"(c0), "r"(c1), "r"(c2), "r"(c3), "r"(c4), "r"(src)
+      : "memory");
+}
+__device__ __forceinline__ void la_bulk_commit(void) {
+  asm volatile("cp.async.bulk.commit_group;" ::: "memory");
+}
+/* The issuing thread's bulk stores have read their shared memory (.read) / completed. */
+__device__ __forceinline__ void la_bulk_wait_read0(void) {
+  asm volatile("cp.async.bulk.wait_group.read 0;" ::: "memory");
+}
+__device__ __forceinline__ void la_bulk_wait0(void) {
+  asm volatile("cp.async.bulk.wait_group 0;" ::: "memory");
+}
+
 /* ---- wgmma ---- */
 __device__ __forceinline__ void la_wgmma_fence(void) {
   asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
