@@ -1,6 +1,9 @@
 #!/bin/bash
-# verify_v10.sh — the device work the v10 default still needs (src/cuda/sm90/NOTES.md, v10), in
-# two calls of under 10 minutes each:
+# verify_v10.sh — the device work the v10 default still needed (src/cuda/sm90/NOTES.md, v10), in
+# two calls of under 10 minutes each. Run on 2026-11-27 (NOTES.md, v11): it settled racecheck and
+# made the per-thread release (-DLA_PUBJ=1 -DLA_PUBJ_ALL=1) the v11 default, so the "default",
+# "pubj" and "pubjall" builds below are now one kernel; kept for race_mbar_test's four modes.
+# Next-session commands for v11 are in NOTES.md ("Lead after v11").
 #   bench/sm90/verify_v10.sh        the exact default build through the CPU-spec check and the
 #                                   three sanitizers; racecheck's answer on the mbarrier hand-over
 #                                   alone (race_mbar_test.cu modes 0-3) and on the opt-in builds
