@@ -39,11 +39,14 @@ def read_trace(lib, clear):
 
 
 def summarize(name, t, ms):
-    # clock rate from the traced span of CTA 0 against the launch's elapsed time
+    # clock rate: the traced span of each CTA (kernel start to its last item's end, either
+    # warpgroup) against the launch's elapsed time (which includes the host's launch work, so
+    # the estimate reads a little low); not estimated when a CTA ran more items than are traced
     spans = []
+    truncated = any(t[c, ITEMS - 1, 0] > 0 for c in range(CTAS))
     for c in range(CTAS):
-        ends = [int(t[c, n, 8]) for n in range(ITEMS) if t[c, n, 8] > 0]
-        if ends and t[c, 0, 30] > 0:
+        ends = [int(max(t[c, n, 8], t[c, n, 20])) for n in range(ITEMS) if t[c, n, 8] > 0]
+        if ends and t[c, 0, 30] > 0 and not truncated:
             spans.append(max(ends) - int(t[c, 0, 30]))
     rows = {}
 
@@ -60,13 +63,14 @@ def summarize(name, t, ms):
                     continue
                 tiles = s[9] + 1
                 loop = s[5] - s[4]
-                per = loop / s[9] if s[9] else float("nan")
                 period = nxt - s[0]
                 w = "wg%d " % cw
                 add(w + "tiles", tiles)
                 add(w + "period", period)
-                add(w + "steady cycles/tile (loop)", per)
-                add(w + "overhead = period - tiles*steady", period - tiles * per)
+                if s[9]:  # an item of one tile has no loop to give a steady rate
+                    per = loop / s[9]
+                    add(w + "steady cycles/tile (loop)", per)
+                    add(w + "overhead = period - tiles*steady", period - tiles * per)
                 add(w + "a start->Q landed", s[1] - s[0])
                 add(w + "b Q->first K landed", s[2] - s[1])
                 add(w + "c first K->first S landed", s[3] - s[2])
@@ -94,8 +98,9 @@ def summarize(name, t, ms):
                 add("prod last load -> next item", pn - p[5])
     rank = [int(t[c, 0, 31] - t[c, 0, 30]) for c in range(CTAS) if t[c, 0, 30] > 0]
     ghz = (statistics.median(spans) / (ms * 1e6)) if spans and ms else 0.0
-    print("== %s: %.3f ms, ~%.2f GHz (traced span / elapsed), ranking %s kcyc" % (
-        name, ms, ghz, ("%.1f" % (statistics.median(rank) / 1e3)) if rank else "-"))
+    print("== %s: %.3f ms, %s (traced span / elapsed), ranking %s kcyc" % (
+        name, ms, ("~%.2f GHz" % ghz) if ghz else "clock not estimated (more items than traced)",
+        ("%.1f" % (statistics.median(rank) / 1e3)) if rank else "-"))
     for k in sorted(rows):
         v = rows[k]
         med = statistics.median(v)

@@ -88,8 +88,9 @@
  * it with a TMA tile store, instead of 32 (D=128) / 16 (D=64) 4-byte global stores per thread,
  * which write each 32-byte sector in two halves (bench/sm90/trace.py: ~2600-3000 cycles per item
  * at D=128). Used when O is TMA-able (16-byte aligned base and strides), else the plain stores.
- * Checked on the H100 (CPU-spec check, memcheck, racecheck, synccheck clean) but no gain seen in
- * a quick A/B whose noise was +-5 % (NOTES.md, v11, "tried after"): opt-in until timed properly. */
+ * Checked on the H100 (quick CPU-spec check, memcheck, racecheck, synccheck clean) but no gain
+ * seen in a quick A/B whose noise was +-5 % (NOTES.md, "Tried after v11"): opt-in until timed
+ * properly and until its fallback, empty rows and full marking have run on a GPU. */
 #ifndef LA_OTMA
 #define LA_OTMA 0
 #endif
