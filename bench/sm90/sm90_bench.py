@@ -84,9 +84,15 @@ def scored_qk(B, Sq, Sk, Hq, Hkv, D, gen):
     return q, k
 
 
-def empty_like_layout(t, dev, fill):
-    """An output with t's shape and strides (same layout), filled with `fill` (poison)."""
-    o = torch.empty_strided(t.shape, t.stride(), dtype=t.dtype, device=dev)
+def empty_like_layout(t, dev, fill, odd=False):
+    """An output with t's shape and strides (same layout), filled with `fill` (poison). odd: its
+    own [B, S, H, D + 2] layout instead (even strides that are not 16-byte multiples: legal for
+    the kernel's plain stores, not for a TMA store)."""
+    if odd:
+        B, S, H, D = t.shape
+        o = torch.empty(B, S, H, D + 2, dtype=t.dtype, device=dev)[..., :D]
+    else:
+        o = torch.empty_strided(t.shape, t.stride(), dtype=t.dtype, device=dev)
     o.fill_(fill)
     return o
 
@@ -129,7 +135,11 @@ CASES = [
     # a long key row: 157 key tiles = 5 mask words per row (the production shapes have 5 to 8;
     # the other cases have 1 or 2)
     ("sq200_sk20000_d64_gqa2", 1, 200, 20000, 4, 2, 64, "bshd", BF16),
+    # O in its own layout whose strides are not 16-byte multiples (ODD_O): an -DLA_OTMA=1 build
+    # must fall back to its plain stores here
+    ("len300_d128_oodd", 1, 300, 300, 3, 3, 128, "bshd", BF16),
 ]
+ODD_O = {"len300_d128_oodd"}
 
 MODES = [
     # name, read density (None = no read mask), empty rows, marking criterion, thr, must-do
@@ -167,7 +177,7 @@ def check(lib, seed, quick, only=None):
             for kern in (0, 1):
                 on_dev = kern == 1
                 qq, kk, vv = (q, k, v) if on_dev else (host_copy(q), host_copy(k), host_copy(v))
-                o = empty_like_layout(q, dev if on_dev else "cpu", float("nan"))
+                o = empty_like_layout(q, dev if on_dev else "cpu", float("nan"), name in ODD_O)
                 lse = torch.full((B, Hq, Sq), float("nan"), device=o.device)
                 rm = None if rmask is None else rmask.to(o.device)
                 wm = (torch.full((geom["words"],), -1, dtype=torch.int32, device=o.device)
@@ -196,7 +206,7 @@ def check(lib, seed, quick, only=None):
                 mark = " mask: kept %d/%d visited, %d bits differ" % (kept, visited, nbits)
                 ok = ok and nbits <= max(1, visited // 200)
             # determinism: the same call again gives identical bits
-            o2 = empty_like_layout(q, dev, float("nan"))
+            o2 = empty_like_layout(q, dev, float("nan"), name in ODD_O)
             lse2 = torch.full((B, Hq, Sq), float("nan"), device=dev)
             wm2 = (torch.full((geom["words"],), -1, dtype=torch.int32, device=dev)
                    if marking else None)
