@@ -1059,22 +1059,22 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
     } else
 #endif
     {
-    if (q0 < p.Sq) {
-      T *orow = ob + (int64_t)q0 * p.o_ss + cb;
+      if (q0 < p.Sq) {
+        T *orow = ob + (int64_t)q0 * p.o_ss + cb;
 #pragma unroll
-      for (int i = 0; i < D / 8; ++i) {
-        const uint32_t v = la_pack<F16>(o[4 * i] * i0, o[4 * i + 1] * i0);
-        *(uint32_t *)(orow + 8 * i) = v;
+        for (int i = 0; i < D / 8; ++i) {
+          const uint32_t v = la_pack<F16>(o[4 * i] * i0, o[4 * i + 1] * i0);
+          *(uint32_t *)(orow + 8 * i) = v;
+        }
       }
-    }
-    if (q0 + 8 < p.Sq) {
-      T *orow = ob + (int64_t)(q0 + 8) * p.o_ss + cb;
+      if (q0 + 8 < p.Sq) {
+        T *orow = ob + (int64_t)(q0 + 8) * p.o_ss + cb;
 #pragma unroll
-      for (int i = 0; i < D / 8; ++i) {
-        const uint32_t v = la_pack<F16>(o[4 * i + 2] * i1, o[4 * i + 3] * i1);
-        *(uint32_t *)(orow + 8 * i) = v;
+        for (int i = 0; i < D / 8; ++i) {
+          const uint32_t v = la_pack<F16>(o[4 * i + 2] * i1, o[4 * i + 3] * i1);
+          *(uint32_t *)(orow + 8 * i) = v;
+        }
       }
-    }
     }
     if (p.lse && (lane & 3) == 0) {
       float *lrow = p.lse + ((int64_t)it.b * p.Hq + it.hq) * p.Sq;
@@ -1330,16 +1330,14 @@ extern "C" liteattn_status_t la_sm90_fwd_variant(const la_plan_t *p, liteattn_st
   prm.o = p->o;
 #if LA_OTMA
   {
-    /* O through a TMA store when its base and the strides of its dimensions longer than 1 are
-     * 16-byte multiples (as la_check_tma_tensor asks of q, k, v); else the plain stores. */
-    const int64_t n[3] = {p->Sq, p->Hq, p->B}, st3[3] = {p->o_ss, p->o_sh, p->o_sb};
-    int ok = (uintptr_t)p->o % 16 == 0;
-    for (int i = 0; i < 3; ++i)
-      if (n[i] > 1 && (st3[i] % 8 != 0 || st3[i] <= 0 || st3[i] * 2 >= ((int64_t)1 << 40))) ok = 0;
-    la_saved_error_t sv; /* a failed map falls back to the plain stores, leaving no error */
+    /* O through a TMA store when it passes the TMA rule q, k and v must pass; else the plain
+     * stores. Either refusal only selects the fallback: the error state is left as it was. */
+    la_saved_error_t sv;
     la_error_save(&sv);
-    prm.otma = ok && la_make_map(&prm.to, p->o, p->dtype, p->D, p->Sq, p->Hq, p->B, p->o_ss,
-                                 p->o_sh, p->o_sb, "o", 64) == LITEATTN_OK;
+    prm.otma = la_check_tma_tensor(p->o, p->Sq, p->Hq, p->B, p->o_ss, p->o_sh, p->o_sb, "o")
+                   == LITEATTN_OK
+               && la_make_map(&prm.to, p->o, p->dtype, p->D, p->Sq, p->Hq, p->B, p->o_ss,
+                              p->o_sh, p->o_sb, "o", 64) == LITEATTN_OK;
     la_error_restore(&sv);
   }
 #endif
