@@ -33,7 +33,11 @@
 #define LA_NB_MARK 3
 #define LA_NB_EPI 4
 /* Versions kept buildable from one tree for A/B timing (bench/sm90/ab.sh):
- * - v11 (default), v10 plus: the visit sequence published by the producer (LA_PUBJ: the key
+ * - v13 (default), v11 plus: the longest-first ranking by every warp of the CTA at once, one
+ *   round per warp, as a radix select of the CTA's own item (la_rank_round: no shared memory, no
+ *   barrier per round) instead of all threads walking the rounds one after another with two
+ *   __syncthreads each (v11: 60 / 125 kcycles before any work at D=128 / D=64, d = 0.25).
+ * - -DLA_SM90_V11, v10 plus: the visit sequence published by the producer (LA_PUBJ: the key
  *   tile of each K stage and whether it is the item's last, in shared memory beside the stage;
  *   the consumers read it after the stage's full barrier instead of walking the read mask
  *   themselves), every consumer thread releasing the stage after its read (LA_PUBJ_ALL).
@@ -67,8 +71,10 @@
 #define LA_VER 8
 #elif defined(LA_SM90_V10)
 #define LA_VER 10
-#else
+#elif defined(LA_SM90_V11)
 #define LA_VER 11
+#else
+#define LA_VER 13
 #endif
 #ifndef LA_MARK_AT
 #define LA_MARK_AT (LA_VER == 4 ? 0 : LA_VER == 6 ? 1 : 2)
@@ -107,6 +113,7 @@
 #ifndef LA_PUBJ_ALL
 #define LA_PUBJ_ALL LA_PUBJ
 #endif
+#define LA_SCHED_NI 5 /* v13 ranking: items per lane of one round, so G <= 32 * 5 */
 static_assert(!LA_PUBJ || LA_VER >= 6, "LA_PUBJ replaces the look-up in the GEMM wait (v6+)");
 #define LA_LAST_BIT 0x80000000u /* in a published slot: the item's last visited tile */
 #define LA_LOOK_WAIT (LA_VER >= 6) /* look-up in the GEMM wait, a mask word at a time */
@@ -431,7 +438,7 @@ __device__ __noinline__ void la_schedule(const la_sm90_params_t &p, int *list) {
     }
   }
 }
-#else
+#elif LA_VER < 13
 /* v7: the same ranking, faster. v6's took ~W dependent mask loads plus a G-long rank loop per
  * round (~2-4k cycles; D=64 at S=17776 has 51 rounds of 132: ~100 us per launch, before any
  * work). Here the next round's mask words are loaded while this round is ranked, and the order
@@ -482,6 +489,87 @@ __device__ __noinline__ void la_schedule(const la_sm90_params_t &pr, int *list) 
       if (((r & 1) ? nw - 1 - rank : rank) == (int)blockIdx.x) list[r] = (int)(w0 + t);
     }
   }
+}
+#endif
+
+#if LA_VER >= 13
+/* The 128-byte lines of `words` words from p into L1, a line per lane at a time (a hint). */
+__device__ __forceinline__ void la_prefetch_l1_block(const uint32_t *p, int words, int lane) {
+  const uintptr_t a = (uintptr_t)p & ~(uintptr_t)127, e = (uintptr_t)(p + words);
+  for (uintptr_t l = a + 128 * lane; l < e; l += 128 * 32)
+    asm volatile("prefetch.global.L1 [%0];" ::"l"(l));
+}
+/* v13: this CTA's item of round r, ranked by one warp (lanes 0-31) without shared memory (the
+ * kernel's prologue runs one round per warp, all warps at once): the same order as v7's la_schedule (more visited tiles first, then the lower index; the key cost * 512 +
+ * (511 - index) of each of the round's nw <= 32 * LA_SCHED_NI items is unique and >= 1), and the
+ * same snake (round r hands rank `target` to this CTA). Instead of every item's rank, a radix
+ * select finds the one key with exactly `target` keys above it: bit by bit from the top, the keys
+ * that match the bits decided so far and have this bit set are counted over the warp; the target
+ * lies among them if fewer than that many lie above it, else below them. bitlen(Tk * 512 + 511)
+ * steps of one warp reduction each, against v7's nw compares per item and two __syncthreads per
+ * round. Lane 0 writes list[r]. */
+__device__ __forceinline__ void la_rank_round(const la_sm90_params_t &pr, int *list, int r,
+                                              int lane, int step) {
+  /* 32-bit indices (lpt needs items < 2^31) */
+  const int G = (int)gridDim.x, items = (int)pr.items;
+  const int w0 = r * G;
+  const int nw = items - w0 < G ? items - w0 : G;
+  int k = (r & 1) ? nw - 1 - (int)blockIdx.x : (int)blockIdx.x;
+  if (k < 0 || k >= nw) return; /* the last round may have none for this CTA (la_my_items) */
+  const int W = pr.W;
+  /* The round's words are one contiguous block (nw * W words). The warp's next round (r + step)
+   * has its 128-byte lines prefetched into L1 now. */
+  const uint32_t *rm = pr.rmask + (int64_t)w0 * W;
+  if (w0 + step * G < items) {
+    const int nwn = items - w0 - step * G < G ? items - w0 - step * G : G;
+    la_prefetch_l1_block(pr.rmask + (int64_t)(w0 + step * G) * W, nwn * W, lane);
+  }
+  /* word w of the lane's items in one step: their loads are in flight together (the first
+   * step waits for L2 once, the rest mostly hit the lines it brought into L1) */
+  int cost[LA_SCHED_NI];
+#pragma unroll
+  for (int i = 0; i < LA_SCHED_NI; ++i) cost[i] = 0;
+  for (int w = 0; w < W; ++w) {
+#pragma unroll
+    for (int i = 0; i < LA_SCHED_NI; ++i)
+      if (lane + 32 * i < nw) cost[i] += __popc(__ldg(rm + (lane + 32 * i) * W + w));
+  }
+  uint32_t key[LA_SCHED_NI];
+#pragma unroll
+  for (int i = 0; i < LA_SCHED_NI; ++i) {
+    const int t = lane + 32 * i;
+    key[i] = 0u; /* 0: no item (never counted) */
+    if (t < nw) {
+      int ct = cost[i];
+      if (pr.nmq) {
+        const int qt = (w0 + t) % pr.Tq;
+        const int64_t q0 = (int64_t)qt * LA_BM, q1 = q0 + LA_BM < pr.Sq ? q0 + LA_BM : pr.Sq;
+        if (la_ranges_hit(pr.mq, pr.nmq, q0, q1)) ct = pr.Tk;
+      }
+      key[i] = (uint32_t)ct * 512u + (uint32_t)(511 - t);
+    }
+  }
+  uint32_t prefix = 0u, mask = 0u;
+  for (int b = 31 - __clz(pr.Tk * 512 + 511); b >= 0; --b) {
+    const uint32_t m2 = mask | (1u << b), cand = prefix | (1u << b);
+    int cnt = 0;
+#pragma unroll
+    for (int i = 0; i < LA_SCHED_NI; ++i) cnt += (key[i] & m2) == cand;
+    cnt = (int)__reduce_add_sync(0xffffffffu, (unsigned)cnt);
+    if (k < cnt)
+      prefix = cand;
+    else
+      k -= cnt;
+    mask = m2;
+  }
+  if (lane == 0) list[r] = w0 + (511 - (int)(prefix & 511u));
+}
+
+/* v13's ranking: warp w ranks rounds w, w + 12, ... (a launch costs ~rounds / 12 selects).
+ * Not inlined, like v7's: its code then leaves the consumers' schedule as it was. */
+__device__ __noinline__ void la_schedule(const la_sm90_params_t &p, int *list) {
+  for (int r = threadIdx.x / 32; r * (int)gridDim.x < (int)p.items; r += LA_THREADS / 32)
+    la_rank_round(p, list, r, threadIdx.x % 32, LA_THREADS / 32);
 }
 #endif
 
@@ -1365,7 +1453,8 @@ extern "C" liteattn_status_t la_sm90_fwd_variant(const la_plan_t *p, liteattn_st
     return la_error(LITEATTN_ERR_TOO_LARGE, "sm90: %lld work items exceed one grid",
                     (long long)grid64);
   const int grid = (int)grid64;
-  prm.lpt = variant.persistent == 2 && p->read_mask && grid < prm.items && grid <= LA_THREADS
+  prm.lpt = variant.persistent == 2 && p->read_mask && grid < prm.items
+            && grid <= (LA_VER >= 13 ? 32 * LA_SCHED_NI : LA_THREADS)
             && (prm.items + grid - 1) / grid <= LA_MAX_LIST && prm.items <= 0x7fffffff
             && prm.Tk < (1 << 22); /* v7's ranking key, cost * 512 + index, fits an int */
   cudaStream_t cs = (cudaStream_t)stream;
