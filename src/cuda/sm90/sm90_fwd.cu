@@ -100,6 +100,16 @@
 #ifndef LA_OTMA
 #define LA_OTMA 0
 #endif
+/* LA_MCAST (opt-in prototype, -DLA_MCAST=1; NOT RUN ON A GPU YET): calls without a read mask and
+ * without marking run on clusters of 2 CTAs that take adjacent q-tiles (2p, 2p + 1) of one head
+ * together and share every K/V load (TMA multicast; each CTA's producer issues every other
+ * stage; a stage is free when both CTAs' consumers released it). Both CTAs walk q-tile 2p's visit
+ * order: the order only decides marking, which these calls do not do; the outputs differ from the
+ * spec's order by rounding only (the CPU-spec check's tolerance). Halves the L2-to-SM traffic per
+ * FLOP of dense calls (NOTES.md, "K/V multicast across a CTA pair"). */
+#ifndef LA_MCAST
+#define LA_MCAST 0
+#endif
 /* LA_PUBJ (v11; -DLA_PUBJ=1 on older versions): the producer publishes the visit sequence
  * (NOTES.md, v10 and v11). */
 #ifndef LA_PUBJ
@@ -582,8 +592,25 @@ __device__ __forceinline__ int64_t la_my_items(const la_sm90_params_t &p) {
   return (p.items - blockIdx.x + gridDim.x - 1) / gridDim.x;
 }
 
+/* LA_MCAST: work items are pairs (b, hq, q-tiles 2p and 2p + 1); cluster c of gridDim.x / 2
+ * takes pairs c, c + clusters, ...; rank r of the cluster takes q-tile 2p + r (q-tile Tq when Tq
+ * is odd: a row past Sq, zero-filled by TMA, never stored) in q-tile 2p's visit order. */
+template <int MC>
+__device__ __forceinline__ int64_t la_my_items_mc(const la_sm90_params_t &p) {
+  if constexpr (!MC) return la_my_items(p);
+  const int64_t ncl = gridDim.x >> 1, cid = blockIdx.x >> 1;
+  return (p.items - cid + ncl - 1) / ncl;
+}
+/* The row of q-tile 2p of this cluster's n-th pair: its b, hq, hk and visit order (the caller
+ * then adds the rank to the decoded q-tile). */
+__device__ __forceinline__ int64_t la_pair_item(const la_sm90_params_t &p, int64_t n) {
+  const int64_t pair = (int64_t)(blockIdx.x >> 1) + n * (int64_t)(gridDim.x >> 1);
+  const int Tqp = (p.Tq + 1) / 2;
+  return (pair / Tqp) * p.Tq + 2 * (pair % Tqp);
+}
+
 /* Producer: one thread walks the work items and the visit order and issues the TMA loads. */
-template <int D>
+template <int D, int MC = 0>
 __device__ __forceinline__ void la_producer(const la_sm90_params_t &p, uint32_t sbase,
                                             const int *list, uint32_t *slots) {
   using L = la_layout<D>;
@@ -592,10 +619,12 @@ __device__ __forceinline__ void la_producer(const la_sm90_params_t &p, uint32_t 
   la_tma_prefetch_map(&p.tk);
   la_tma_prefetch_map(&p.tv);
   uint32_t kcount = 0, qcount = 0;
-  for (int64_t n = 0, nmy = la_my_items(p); n < nmy; ++n) {
+  const uint32_t rank = MC ? la_cluster_rank() : 0u;
+  for (int64_t n = 0, nmy = la_my_items_mc<MC>(p); n < nmy; ++n) {
     LA_TR(n, 24, LA_CLK());
-    const int64_t item = la_nth_item(p, list, n);
+    const int64_t item = MC ? la_pair_item(p, n) : la_nth_item(p, list, n);
     la_item_t it = la_item_decode(p, item);
+    if constexpr (MC) it.qt += (int)rank;
     int j = la_visit_next(p, it);
     LA_TR(n, 25, LA_CLK());
     if (j < 0) continue; /* empty row: no loads; the consumers write O = 0, LSE = -inf */
@@ -624,8 +653,16 @@ __device__ __forceinline__ void la_producer(const la_sm90_params_t &p, uint32_t 
        * stage's empty barrier, so it is not overwritten while in use. */
       if (LA_PUBJ) slots[s] = (uint32_t)j | (jn < 0 ? LA_LAST_BIT : 0u);
       la_mbar_arrive_tx(bar.full_k(s), L::KV_BYTES);
-      la_tma_load_5d(sbase + L::K_OFF + s * L::KV_BYTES, &p.tk, bar.full_k(s), 0, j * LA_BN, 0,
-                     it.hk, it.b, LA_L2_EVICT_LAST);
+      /* LA_MCAST: both CTAs walk the same sequence, so kcount agrees; even stages come from rank
+       * 0, odd ones from rank 1, into both CTAs (each set its own expected bytes above) */
+      if constexpr (MC) {
+        if (((kcount - 1) & 1u) == rank)
+          la_tma_load_5d_mc(sbase + L::K_OFF + s * L::KV_BYTES, &p.tk, bar.full_k(s), 0,
+                            j * LA_BN, 0, it.hk, it.b, (uint16_t)3, LA_L2_EVICT_LAST);
+      } else {
+        la_tma_load_5d(sbase + L::K_OFF + s * L::KV_BYTES, &p.tk, bar.full_k(s), 0, j * LA_BN, 0,
+                       it.hk, it.b, LA_L2_EVICT_LAST);
+      }
 #if LA_TRACE
       tt = la_clk();
 #endif
@@ -634,8 +671,14 @@ __device__ __forceinline__ void la_producer(const la_sm90_params_t &p, uint32_t 
       twv += la_clk() - tt;
 #endif
       la_mbar_arrive_tx(bar.full_v(s), L::KV_BYTES);
-      la_tma_load_5d(sbase + L::V_OFF + s * L::KV_BYTES, &p.tv, bar.full_v(s), 0, j * LA_BN, 0,
-                     it.hk, it.b, LA_L2_EVICT_LAST);
+      if constexpr (MC) {
+        if (((kcount - 1) & 1u) == rank)
+          la_tma_load_5d_mc(sbase + L::V_OFF + s * L::KV_BYTES, &p.tv, bar.full_v(s), 0,
+                            j * LA_BN, 0, it.hk, it.b, (uint16_t)3, LA_L2_EVICT_LAST);
+      } else {
+        la_tma_load_5d(sbase + L::V_OFF + s * L::KV_BYTES, &p.tv, bar.full_v(s), 0, j * LA_BN, 0,
+                       it.hk, it.b, LA_L2_EVICT_LAST);
+      }
     }
     LA_TR(n, 27, twk);
     LA_TR(n, 28, twv);
@@ -649,7 +692,7 @@ __device__ __forceinline__ void la_producer(const la_sm90_params_t &p, uint32_t 
  * Schedule (FA3 Algorithm 2): S(j) = Q K(j)^T is issued together with O += P(j-1) V(j-1); the
  * softmax of S(j) runs while the PV GEMM is in flight; O is rescaled once PV has landed. With PP
  * the two warpgroups take turns issuing their GEMM pair (named barriers LA_NB_PP + cw). */
-template <int D, int F16, int PP, int MARK>
+template <int D, int F16, int PP, int MARK, int MC = 0>
 __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t sbase,
                                             uint32_t *nn, const int *list,
                                             const uint32_t *slots) {
@@ -704,7 +747,15 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
    * the stage's published slot (__syncwarp orders their reads before lane 0's release), so the
    * producer cannot overwrite the slot while a warp may still read it; else one arrive per
    * warpgroup (the wgmma reads of the stage are complete at wait_group). */
+  /* LA_MCAST: the other CTA's producer may issue into this CTA's stages too: its empty barriers
+   * count one arrive per warpgroup of this CTA as well (after this warpgroup's wgmma reads). */
+  const uint32_t peer = MC ? la_cluster_rank() ^ 1u : 0u;
+  auto release_peer = [&](uint32_t b) {
+    if constexpr (MC)
+      if (lt == 0) la_mbar_arrive_cluster(la_mapa(b, peer));
+  };
   auto release_k = [&](uint32_t s) {
+    release_peer(bar.empty_k(s));
     if constexpr (LA_PUBJ && LA_PUBJ_ALL) {
       la_mbar_arrive(bar.empty_k(s)); /* every lane: its own read precedes its own release */
     } else if constexpr (LA_PUBJ) {
@@ -724,10 +775,11 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
 #else
 #define LA_TRC(slot, val) ((void)0)
 #endif
-  for (int64_t n = 0, nmy = la_my_items(p); n < nmy; ++n) {
+  for (int64_t n = 0, nmy = la_my_items_mc<MC>(p); n < nmy; ++n) {
     LA_TRC(0, LA_CLK());
-    const int64_t item = la_nth_item(p, list, n);
+    const int64_t item = MC ? la_pair_item(p, n) : la_nth_item(p, list, n);
     la_item_t it = la_item_decode(p, item);
+    if constexpr (MC) it.qt += (int)(peer ^ 1u);
 #if LA_TRACE
     long long twk = 0, twv = 0, tt, ntl = 0;
 #endif
@@ -1087,6 +1139,7 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
         la_fence_regs(o);
         la_fence_regs(pr);
         if (lt == 0) la_mbar_arrive(bar.empty_v(vs));
+        release_peer(bar.empty_v(vs));
         to_p(sc, pr, a0, a1);
         vs = s;
         vph = ph;
@@ -1111,6 +1164,7 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
       la_fence_regs(o);
       LA_TRC(6, LA_CLK());
       if (lt == 0) la_mbar_arrive(bar.empty_v(vs));
+      release_peer(bar.empty_v(vs));
     }
 
     /* Epilogue: O / l straight from registers, LSE (natural log), empty rows O = 0, -inf. */
@@ -1207,7 +1261,7 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
 #undef LA_TRC
 }
 
-template <int D, int F16, int PP, int MARK>
+template <int D, int F16, int PP, int MARK, int MC = 0>
 __global__ void __launch_bounds__(LA_THREADS, 1)
     la_sm90_kernel(const __grid_constant__ la_sm90_params_t p) {
   using L = la_layout<D>;
@@ -1224,9 +1278,9 @@ __global__ void __launch_bounds__(LA_THREADS, 1)
     for (uint32_t s = 0; s < L::STAGES; ++s) {
       la_mbar_init(bar.full_k(s), 1);
       /* LA_PUBJ: one arrive per consumer warp (LA_PUBJ_ALL: per consumer thread) */
-      la_mbar_init(bar.empty_k(s), LA_PUBJ ? (LA_PUBJ_ALL ? 256 : 8) : 2);
+      la_mbar_init(bar.empty_k(s), (LA_PUBJ ? (LA_PUBJ_ALL ? 256 : 8) : 2) + (MC ? 2 : 0));
       la_mbar_init(bar.full_v(s), 1);
-      la_mbar_init(bar.empty_v(s), 2);
+      la_mbar_init(bar.empty_v(s), 2 + (MC ? 2 : 0)); /* LA_MCAST: + the peer's warpgroups */
     }
     la_mbar_init_fence();
   }
@@ -1252,14 +1306,24 @@ __global__ void __launch_bounds__(LA_THREADS, 1)
 #endif
   if (threadIdx.x == 0) LA_TR(0, 30, LA_CLK());
   if (p.lpt) la_schedule(p, list);
-  __syncthreads();
+  if constexpr (MC)
+    la_cluster_sync(); /* the peer's barriers are initialised before any remote arrive or load */
+  else
+    __syncthreads();
   if (threadIdx.x == 0) LA_TR(0, 31, LA_CLK());
   if (threadIdx.x < 128) {
     la_setmaxnreg_dec<24>();
-    if (threadIdx.x == 0) la_producer<D>(p, sbase, list, slots);
+    if (threadIdx.x == 0) {
+      la_producer<D, MC>(p, sbase, list, slots);
+      if constexpr (MC) la_cluster_sync(); /* see below */
+    }
   } else {
     la_setmaxnreg_inc<240>();
-    la_consumer<D, F16, PP, MARK>(p, sbase, nn, list, slots);
+    la_consumer<D, F16, PP, MARK, MC>(p, sbase, nn, list, slots);
+    /* LA_MCAST: no CTA leaves while its peer may still arrive on its barriers or load into it
+     * (the producer warpgroup's idle threads exit at once: an exited thread does not hold up
+     * barrier.cluster) */
+    if constexpr (MC) la_cluster_sync();
   }
 }
 
@@ -1390,6 +1454,45 @@ static liteattn_status_t la_launch(const la_sm90_params_t &prm, int grid, cudaSt
   return LITEATTN_OK;
 }
 
+#if LA_MCAST
+/* LA_MCAST: clusters of 2 over the pairs in prm.items, as many clusters as fit at once (up to
+ * the pairs); a persistent grid of clusters. */
+template <int D, int F16>
+static liteattn_status_t la_launch_mc(const la_sm90_params_t &prm, cudaStream_t stream) {
+  using L = la_layout<D>;
+  auto kern = la_sm90_kernel<D, F16, 1, 0, 1>;
+  cudaError_t e = cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, L::ALLOC);
+  if (e != cudaSuccess)
+    return la_error(LITEATTN_ERR_CUDA, "sm90: allowing %d bytes of shared memory: %s", L::ALLOC,
+                    cudaGetErrorString(e));
+  cudaLaunchConfig_t cfg = {};
+  cudaLaunchAttribute attr[1] = {};
+  attr[0].id = cudaLaunchAttributeClusterDimension;
+  attr[0].val.clusterDim.x = 2;
+  attr[0].val.clusterDim.y = 1;
+  attr[0].val.clusterDim.z = 1;
+  cfg.blockDim = dim3(LA_THREADS, 1, 1);
+  cfg.dynamicSmemBytes = L::ALLOC;
+  cfg.stream = stream;
+  cfg.attrs = attr;
+  cfg.numAttrs = 1;
+  cfg.gridDim = dim3(2, 1, 1);
+  int clusters = 0;
+  e = cudaOccupancyMaxActiveClusters(&clusters, kern, &cfg);
+  if (e != cudaSuccess || clusters < 1)
+    return la_error(LITEATTN_ERR_CUDA, "sm90: no cluster of 2 fits (%s)",
+                    e != cudaSuccess ? cudaGetErrorString(e) : "0 active clusters");
+  const int64_t ncl = prm.items < clusters ? prm.items : clusters;
+  cfg.gridDim = dim3((unsigned)(2 * ncl), 1, 1);
+  e = cudaLaunchKernelEx(&cfg, kern, prm);
+  if (e == cudaSuccess) e = cudaGetLastError();
+  if (e != cudaSuccess)
+    return la_error(LITEATTN_ERR_CUDA, "sm90: cluster launch (%lld clusters, D=%d): %s",
+                    (long long)ncl, D, cudaGetErrorString(e));
+  return LITEATTN_OK;
+}
+#endif
+
 /* Run-time flags to template arguments: pingpong, marking (write mask given). */
 template <int D, int F16>
 static liteattn_status_t la_launch_pp(const la_sm90_params_t &prm, int grid, cudaStream_t stream,
@@ -1459,6 +1562,16 @@ extern "C" liteattn_status_t la_sm90_fwd_variant(const la_plan_t *p, liteattn_st
             && prm.Tk < (1 << 22); /* v7's ranking key, cost * 512 + index, fits an int */
   cudaStream_t cs = (cudaStream_t)stream;
   const int f16 = p->dtype == LITEATTN_DTYPE_FP16, pp = variant.pingpong;
+#if LA_MCAST
+  /* no read mask, no marking, the pingpong persistent variant: pairs of q-tiles on clusters */
+  if (!prm.rmask && !prm.wmask && pp && variant.persistent && prm.Tq >= 2) {
+    la_sm90_params_t pm = prm;
+    pm.items = prm.items / prm.Tq * ((prm.Tq + 1) / 2); /* pairs */
+    pm.lpt = 0;
+    if (p->D == 128) return f16 ? la_launch_mc<128, 1>(pm, cs) : la_launch_mc<128, 0>(pm, cs);
+    return f16 ? la_launch_mc<64, 1>(pm, cs) : la_launch_mc<64, 0>(pm, cs);
+  }
+#endif
   if (p->D == 128)
     return f16 ? la_launch_pp<128, 1>(prm, grid, cs, pp) : la_launch_pp<128, 0>(prm, grid, cs, pp);
   return f16 ? la_launch_pp<64, 1>(prm, grid, cs, pp) : la_launch_pp<64, 0>(prm, grid, cs, pp);

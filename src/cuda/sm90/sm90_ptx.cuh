@@ -64,6 +64,40 @@ __device__ __forceinline__ void la_tma_load_5d(uint32_t dst, const void *map, ui
       : "memory");
 }
 
+/* ---- clusters (LA_MCAST) ---- */
+__device__ __forceinline__ uint32_t la_cluster_rank(void) {
+  uint32_t r;
+  asm volatile("mov.u32 %0, %%cluster_ctarank;" : "=r"(r));
+  return r;
+}
+/* Every thread of both CTAs of the cluster (non-.aligned: divergent warps may take part). */
+__device__ __forceinline__ void la_cluster_sync(void) {
+  asm volatile("barrier.cluster.arrive.release;\n\tbarrier.cluster.wait.acquire;" ::: "memory");
+}
+/* The shared::cluster address of the same offset in CTA `rank` of the cluster. */
+__device__ __forceinline__ uint32_t la_mapa(uint32_t addr, uint32_t rank) {
+  uint32_t r;
+  asm volatile("mapa.shared::cluster.u32 %0, %1, %2;" : "=r"(r) : "r"(addr), "r"(rank));
+  return r;
+}
+/* An arrive on another CTA's mbarrier (a consumer release: it orders this thread's reads of the
+ * stage, which the wgmma wait already completed). Default semantics (release, CTA scope): with
+ * .release.cluster ptxas puts a MEMBAR.ALL.GPU before every arrive, in the steady-state loop. */
+__device__ __forceinline__ void la_mbar_arrive_cluster(uint32_t cluster_addr) {
+  asm volatile("mbarrier.arrive.shared::cluster.b64 _, [%0];" ::"r"(cluster_addr) : "memory");
+}
+/* la_tma_load_5d into the same offset of every CTA in `mask`, completing each one's mbarrier at
+ * `bar`'s offset. */
+__device__ __forceinline__ void la_tma_load_5d_mc(uint32_t dst, const void *map, uint32_t bar,
+                                                  int c0, int c1, int c2, int c3, int c4,
+                                                  uint16_t mask, uint64_t policy) {
+  asm volatile(
+      "cp.async.bulk.tensor.5d.shared::cluster.global.tile.mbarrier::complete_tx::bytes"
+      ".multicast::cluster.L2::cache_hint [%0], [%1, {%2, %3, %4, %5, %6}], [%7], %8, %9;" ::"r"(dst),
+      "l"(map), "r"(c0), "r"(c1), "r"(c2), "r"(c3), "r"(c4), "r"(bar), "h"(mask), "l"(policy)
+      : "memory");
+}
+
 /* ---- epilogue through shared memory (LA_OTMA) ---- */
 /* Four 8x8 b16 matrices from the mma fragment layout (register i: matrix i; lane l addresses row
  * l % 8 of matrix l / 8). */
