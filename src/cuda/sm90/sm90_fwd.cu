@@ -637,6 +637,20 @@ __device__ __forceinline__ void la_producer(const la_sm90_params_t &p, uint32_t 
     la_mbar_arrive_tx(bar.full_q(), L::Q_BYTES);
     la_tma_load_5d(sbase + L::Q_OFF, &p.tq, bar.full_q(), 0, it.qt * LA_BM, 0, it.hq, it.b,
                    LA_L2_EVICT_FIRST);
+    /* Stage s of the K or V ring (ring offset off) gets key tile j, its full barrier `full` the
+     * bytes. LA_MCAST: both CTAs walk the same sequence, so kcount agrees; even stages come from
+     * rank 0, odd ones from rank 1, into both CTAs (each sets its own expected bytes here). */
+    auto load_kv = [&](uint32_t off, const CUtensorMap *map, uint32_t full, uint32_t s, int j) {
+      la_mbar_arrive_tx(full, L::KV_BYTES);
+      if constexpr (MC) {
+        if (((kcount - 1) & 1u) == rank)
+          la_tma_load_5d_mc(sbase + off + s * L::KV_BYTES, map, full, 0, j * LA_BN, 0, it.hk,
+                            it.b, (uint16_t)3, LA_L2_EVICT_LAST);
+      } else {
+        la_tma_load_5d(sbase + off + s * L::KV_BYTES, map, full, 0, j * LA_BN, 0, it.hk, it.b,
+                       LA_L2_EVICT_LAST);
+      }
+    };
     for (int jn; j >= 0; j = jn) {
       jn = la_visit_next(p, it);
       const uint32_t s = kcount % L::STAGES, ph = (kcount / L::STAGES) & 1u;
@@ -652,17 +666,7 @@ __device__ __forceinline__ void la_producer(const la_sm90_params_t &p, uint32_t 
        * consumer warp reads it after the stage's full barrier and before its own arrive on the
        * stage's empty barrier, so it is not overwritten while in use. */
       if (LA_PUBJ) slots[s] = (uint32_t)j | (jn < 0 ? LA_LAST_BIT : 0u);
-      la_mbar_arrive_tx(bar.full_k(s), L::KV_BYTES);
-      /* LA_MCAST: both CTAs walk the same sequence, so kcount agrees; even stages come from rank
-       * 0, odd ones from rank 1, into both CTAs (each set its own expected bytes above) */
-      if constexpr (MC) {
-        if (((kcount - 1) & 1u) == rank)
-          la_tma_load_5d_mc(sbase + L::K_OFF + s * L::KV_BYTES, &p.tk, bar.full_k(s), 0,
-                            j * LA_BN, 0, it.hk, it.b, (uint16_t)3, LA_L2_EVICT_LAST);
-      } else {
-        la_tma_load_5d(sbase + L::K_OFF + s * L::KV_BYTES, &p.tk, bar.full_k(s), 0, j * LA_BN, 0,
-                       it.hk, it.b, LA_L2_EVICT_LAST);
-      }
+      load_kv(L::K_OFF, &p.tk, bar.full_k(s), s, j);
 #if LA_TRACE
       tt = la_clk();
 #endif
@@ -670,15 +674,7 @@ __device__ __forceinline__ void la_producer(const la_sm90_params_t &p, uint32_t 
 #if LA_TRACE
       twv += la_clk() - tt;
 #endif
-      la_mbar_arrive_tx(bar.full_v(s), L::KV_BYTES);
-      if constexpr (MC) {
-        if (((kcount - 1) & 1u) == rank)
-          la_tma_load_5d_mc(sbase + L::V_OFF + s * L::KV_BYTES, &p.tv, bar.full_v(s), 0,
-                            j * LA_BN, 0, it.hk, it.b, (uint16_t)3, LA_L2_EVICT_LAST);
-      } else {
-        la_tma_load_5d(sbase + L::V_OFF + s * L::KV_BYTES, &p.tv, bar.full_v(s), 0, j * LA_BN, 0,
-                       it.hk, it.b, LA_L2_EVICT_LAST);
-      }
+      load_kv(L::V_OFF, &p.tv, bar.full_v(s), s, j);
     }
     LA_TR(n, 27, twk);
     LA_TR(n, 28, twv);
