@@ -635,7 +635,10 @@ __device__ __forceinline__ void la_producer(const la_sm90_params_t &p, uint32_t 
     long long twk = 0, twv = 0, tt;
 #endif
     la_mbar_arrive_tx(bar.full_q(), L::Q_BYTES);
-    la_tma_load_5d(sbase + L::Q_OFF, &p.tq, bar.full_q(), 0, it.qt * LA_BM, 0, it.hq, it.b,
+    /* (LA_MCAST: the phantom q-tile Tq loads q-tile Tq - 1 instead of a box wholly past Sq, whose
+     * zero fill the PTX ISA does not state; nothing of that row is stored) */
+    la_tma_load_5d(sbase + L::Q_OFF, &p.tq, bar.full_q(), 0,
+                   (MC && it.qt == p.Tq ? it.qt - 1 : it.qt) * LA_BM, 0, it.hq, it.b,
                    LA_L2_EVICT_FIRST);
     /* Stage s of the K or V ring (ring offset off) gets key tile j, its full barrier `full` the
      * bytes. LA_MCAST: both CTAs walk the same sequence, so kcount agrees; even stages come from
@@ -743,15 +746,19 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
    * the stage's published slot (__syncwarp orders their reads before lane 0's release), so the
    * producer cannot overwrite the slot while a warp may still read it; else one arrive per
    * warpgroup (the wgmma reads of the stage are complete at wait_group). */
-  /* LA_MCAST: the other CTA's producer may issue into this CTA's stages too: its empty barriers
-   * count one arrive per warpgroup of this CTA as well (after this warpgroup's wgmma reads). */
+  /* LA_MCAST: the peer issues the stages of its parity (s & 1 == peer; STAGES is even, so that is
+   * the stage counter's parity) into both CTAs: its empty barriers of those stages count one
+   * arrive per warpgroup of this CTA as well (after this warpgroup's wgmma reads). Only the
+   * issuer's barrier counts remote arrives: a non-issuer's barrier counting them too could take
+   * the peer's arrives of the stage's next use into the phase of this one (an arrive carries no
+   * phase), before all of this CTA's own arrives landed (review of the prototype). */
   const uint32_t peer = MC ? la_cluster_rank() ^ 1u : 0u;
-  auto release_peer = [&](uint32_t b) {
+  auto release_peer = [&](uint32_t b, uint32_t s) {
     if constexpr (MC)
-      if (lt == 0) la_mbar_arrive_cluster(la_mapa(b, peer));
+      if (lt == 0 && (s & 1u) == peer) la_mbar_arrive_cluster(la_mapa(b, peer));
   };
   auto release_k = [&](uint32_t s) {
-    release_peer(bar.empty_k(s));
+    release_peer(bar.empty_k(s), s);
     if constexpr (LA_PUBJ && LA_PUBJ_ALL) {
       la_mbar_arrive(bar.empty_k(s)); /* every lane: its own read precedes its own release */
     } else if constexpr (LA_PUBJ) {
@@ -1135,7 +1142,7 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
         la_fence_regs(o);
         la_fence_regs(pr);
         if (lt == 0) la_mbar_arrive(bar.empty_v(vs));
-        release_peer(bar.empty_v(vs));
+        release_peer(bar.empty_v(vs), vs);
         to_p(sc, pr, a0, a1);
         vs = s;
         vph = ph;
@@ -1160,7 +1167,7 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
       la_fence_regs(o);
       LA_TRC(6, LA_CLK());
       if (lt == 0) la_mbar_arrive(bar.empty_v(vs));
-      release_peer(bar.empty_v(vs));
+      release_peer(bar.empty_v(vs), vs);
     }
 
     /* Epilogue: O / l straight from registers, LSE (natural log), empty rows O = 0, -inf. */
@@ -1261,6 +1268,7 @@ template <int D, int F16, int PP, int MARK, int MC = 0>
 __global__ void __launch_bounds__(LA_THREADS, 1)
     la_sm90_kernel(const __grid_constant__ la_sm90_params_t p) {
   using L = la_layout<D>;
+  static_assert(!MC || L::STAGES % 2 == 0, "LA_MCAST: a stage's issuer is its index's parity");
   extern __shared__ __align__(1024) uint8_t la_smem_raw[];
   const uint32_t raw = la_smem_u32(la_smem_raw);
   const uint32_t sbase = (raw + 1023u) & ~1023u;
@@ -1274,9 +1282,11 @@ __global__ void __launch_bounds__(LA_THREADS, 1)
     for (uint32_t s = 0; s < L::STAGES; ++s) {
       la_mbar_init(bar.full_k(s), 1);
       /* LA_PUBJ: one arrive per consumer warp (LA_PUBJ_ALL: per consumer thread) */
-      la_mbar_init(bar.empty_k(s), (LA_PUBJ ? (LA_PUBJ_ALL ? 256 : 8) : 2) + (MC ? 2 : 0));
+      /* LA_MCAST: + the peer's 2 warpgroups on the stages this CTA issues (la_consumer) */
+      const uint32_t mine = MC && (s & 1u) == la_cluster_rank() ? 2 : 0;
+      la_mbar_init(bar.empty_k(s), (LA_PUBJ ? (LA_PUBJ_ALL ? 256 : 8) : 2) + mine);
       la_mbar_init(bar.full_v(s), 1);
-      la_mbar_init(bar.empty_v(s), 2 + (MC ? 2 : 0)); /* LA_MCAST: + the peer's warpgroups */
+      la_mbar_init(bar.empty_v(s), 2 + mine);
     }
     la_mbar_init_fence();
   }
@@ -1452,9 +1462,12 @@ static liteattn_status_t la_launch(const la_sm90_params_t &prm, int grid, cudaSt
 
 #if LA_MCAST
 /* LA_MCAST: clusters of 2 over the pairs in prm.items, as many clusters as fit at once (up to
- * the pairs); a persistent grid of clusters. */
+ * the pairs); a persistent grid of clusters. *launched = 0 (and LITEATTN_OK) when no cluster of 2
+ * fits: the caller runs the unclustered kernel. */
 template <int D, int F16>
-static liteattn_status_t la_launch_mc(const la_sm90_params_t &prm, cudaStream_t stream) {
+static liteattn_status_t la_launch_mc(const la_sm90_params_t &prm, cudaStream_t stream,
+                                      int *launched) {
+  *launched = 0;
   using L = la_layout<D>;
   auto kern = la_sm90_kernel<D, F16, 1, 0, 1>;
   cudaError_t e = cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, L::ALLOC);
@@ -1475,9 +1488,8 @@ static liteattn_status_t la_launch_mc(const la_sm90_params_t &prm, cudaStream_t 
   cfg.gridDim = dim3(2, 1, 1);
   int clusters = 0;
   e = cudaOccupancyMaxActiveClusters(&clusters, kern, &cfg);
-  if (e != cudaSuccess || clusters < 1)
-    return la_error(LITEATTN_ERR_CUDA, "sm90: no cluster of 2 fits (%s)",
-                    e != cudaSuccess ? cudaGetErrorString(e) : "0 active clusters");
+  if (e != cudaSuccess) (void)cudaGetLastError(); /* only a fallback: leave no error set */
+  if (e != cudaSuccess || clusters < 1) return LITEATTN_OK;
   const int64_t ncl = prm.items < clusters ? prm.items : clusters;
   cfg.gridDim = dim3((unsigned)(2 * ncl), 1, 1);
   e = cudaLaunchKernelEx(&cfg, kern, prm);
@@ -1485,6 +1497,7 @@ static liteattn_status_t la_launch_mc(const la_sm90_params_t &prm, cudaStream_t 
   if (e != cudaSuccess)
     return la_error(LITEATTN_ERR_CUDA, "sm90: cluster launch (%lld clusters, D=%d): %s",
                     (long long)ncl, D, cudaGetErrorString(e));
+  *launched = 1;
   return LITEATTN_OK;
 }
 #endif
@@ -1564,8 +1577,13 @@ extern "C" liteattn_status_t la_sm90_fwd_variant(const la_plan_t *p, liteattn_st
     la_sm90_params_t pm = prm;
     pm.items = prm.items / prm.Tq * ((prm.Tq + 1) / 2); /* pairs */
     pm.lpt = 0;
-    if (p->D == 128) return f16 ? la_launch_mc<128, 1>(pm, cs) : la_launch_mc<128, 0>(pm, cs);
-    return f16 ? la_launch_mc<64, 1>(pm, cs) : la_launch_mc<64, 0>(pm, cs);
+    int launched = 0;
+    const liteattn_status_t st =
+        p->D == 128 ? (f16 ? la_launch_mc<128, 1>(pm, cs, &launched)
+                           : la_launch_mc<128, 0>(pm, cs, &launched))
+                    : (f16 ? la_launch_mc<64, 1>(pm, cs, &launched)
+                           : la_launch_mc<64, 0>(pm, cs, &launched));
+    if (st != LITEATTN_OK || launched) return st;
   }
 #endif
   if (p->D == 128)
