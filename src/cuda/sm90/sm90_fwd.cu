@@ -235,15 +235,20 @@ typedef struct la_item {
   uint32_t wb;          /* that word's read-mask bits OR its must-do key tiles */
 } la_item_t;
 
+/* Whether q-tile qt holds a must-do query (it then visits and keeps every key tile). */
+__device__ __forceinline__ int la_must_q_tile(const la_sm90_params_t &p, int qt) {
+  const int64_t q0 = (int64_t)qt * LA_BM;
+  const int64_t q1 = q0 + LA_BM < p.Sq ? q0 + LA_BM : p.Sq;
+  return la_ranges_hit(p.mq, p.nmq, q0, q1);
+}
+
 __device__ __forceinline__ la_item_t la_item_decode(const la_sm90_params_t &p, int64_t item) {
   la_item_t it;
   it.qt = (int)(item % p.Tq);
   it.hq = (int)((item / p.Tq) % p.Hq);
   it.b = (int)(item / ((int64_t)p.Tq * p.Hq));
   it.hk = it.hq / (p.Hq / p.Hkv);
-  const int64_t q0 = (int64_t)it.qt * LA_BM;
-  const int64_t q1 = q0 + LA_BM < p.Sq ? q0 + LA_BM : p.Sq;
-  it.must_q = la_ranges_hit(p.mq, p.nmq, q0, q1);
+  it.must_q = la_must_q_tile(p, it.qt);
   it.all = !p.rmask || it.must_q;
   it.rrow = p.rmask ? p.rmask + item * p.W : NULL;
   it.diag = (int)la_diag_tile(it.qt, LA_BM, LA_BN, p.Sq, p.Sk, p.Tk);
@@ -510,9 +515,9 @@ __device__ __forceinline__ void la_prefetch_l1_block(const uint32_t *p, int word
     asm volatile("prefetch.global.L1 [%0];" ::"l"(l));
 }
 /* v13: this CTA's item of round r, ranked by one warp (lanes 0-31) without shared memory (the
- * kernel's prologue runs one round per warp, all warps at once): the same order as v7's la_schedule (more visited tiles first, then the lower index; the key cost * 512 +
- * (511 - index) of each of the round's nw <= 32 * LA_SCHED_NI items is unique and >= 1), and the
- * same snake (round r hands rank `target` to this CTA). Instead of every item's rank, a radix
+ * kernel's prologue runs one round per warp, all warps at once): the same order as v7's
+ * la_schedule (more visited tiles first, then the lower index; the key cost * 512 + (511 - index)
+ * of each of the round's nw <= 32 * LA_SCHED_NI items is unique and >= 1), and the same snake (round r hands rank `target` to this CTA). Instead of every item's rank, a radix
  * select finds the one key with exactly `target` keys above it: bit by bit from the top, the keys
  * that match the bits decided so far and have this bit set are counted over the warp; the target
  * lies among them if fewer than that many lie above it, else below them. bitlen(Tk * 512 + 511)
@@ -550,12 +555,7 @@ __device__ __forceinline__ void la_rank_round(const la_sm90_params_t &pr, int *l
     const int t = lane + 32 * i;
     key[i] = 0u; /* 0: no item (never counted) */
     if (t < nw) {
-      int ct = cost[i];
-      if (pr.nmq) {
-        const int qt = (w0 + t) % pr.Tq;
-        const int64_t q0 = (int64_t)qt * LA_BM, q1 = q0 + LA_BM < pr.Sq ? q0 + LA_BM : pr.Sq;
-        if (la_ranges_hit(pr.mq, pr.nmq, q0, q1)) ct = pr.Tk;
-      }
+      const int ct = pr.nmq && la_must_q_tile(pr, (w0 + t) % pr.Tq) ? pr.Tk : cost[i];
       key[i] = (uint32_t)ct * 512u + (uint32_t)(511 - t);
     }
   }
@@ -594,7 +594,8 @@ __device__ __forceinline__ int64_t la_my_items(const la_sm90_params_t &p) {
 
 /* LA_MCAST: work items are pairs (b, hq, q-tiles 2p and 2p + 1); cluster c of gridDim.x / 2
  * takes pairs c, c + clusters, ...; rank r of the cluster takes q-tile 2p + r (q-tile Tq when Tq
- * is odd: a row past Sq, zero-filled by TMA, never stored) in q-tile 2p's visit order. */
+ * is odd: a row past Sq, whose Q the producer loads from q-tile Tq - 1 and whose O and LSE are
+ * never stored) in q-tile 2p's visit order. */
 template <int MC>
 __device__ __forceinline__ int64_t la_my_items_mc(const la_sm90_params_t &p) {
   if constexpr (!MC) return la_my_items(p);
