@@ -68,8 +68,9 @@ if [ "$ALTF" != off ]; then
   echo "check of alt rc=$rc ($(($(date +%s) - start)) s)"
   [ "$rc" -eq 0 ] || exit "$rc"
 fi
-timeout 240 python3 bench/sm90/sm90_bench.py build-sm90/libsm90h.so --ab-bench \
-  --ab build-sm90/prev/libsm90h.so "${ALTARG[@]}" --seed 99 2>&1 | tee "$OUTDIR/ab.log"
+# LA_AB_ARGS: more sm90_bench.py arguments (--ab-shapes, --ab-configs); LA_AB_TIMEOUT (s)
+timeout "${LA_AB_TIMEOUT:-240}" python3 bench/sm90/sm90_bench.py build-sm90/libsm90h.so --ab-bench \
+  --ab build-sm90/prev/libsm90h.so "${ALTARG[@]}" --seed 99 ${LA_AB_ARGS:-} 2>&1 | tee "$OUTDIR/ab.log"
 rc=${PIPESTATUS[0]}
 echo "ab rc=$rc, total $(($(date +%s) - start)) s"
 exit "$rc"

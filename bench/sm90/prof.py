@@ -6,7 +6,7 @@ d = 0.25 with random positions, with exactly the same count in every row (no imb
 one contiguous band per row (sequential K/V), at the two shapes of ab.sh. With --once NAME it
 runs that case once between cudaProfilerStart/Stop (for `ncu --profile-from-start off`).
 
-Usage: python3 bench/sm90/prof.py LIB [--once NAME] [--list]
+Usage: python3 bench/sm90/prof.py LIB [--once NAME] [--shape H,S,D ...] [--dens 0.25,0.1]
 """
 import argparse
 import math
@@ -44,25 +44,36 @@ def band_mask(geom, per_row, gen):
     return words_from_bits(bits, W)
 
 
-def cases(lib, dev, gen, mgen):
-    for H, S, D in ((12, 32760, 128), (48, 17776, 64)):
+SHAPES = ((12, 32760, 128), (48, 17776, 64))
+
+
+def cases(lib, dev, gen, mgen, shapes=SHAPES, dens=(0.25,)):
+    for H, S, D in shapes:
         q, k, v = (make(1, S, H, D, "bshd", BF16, dev, gen) for _ in range(3))
         o = torch.empty_like(q)
         geom = lib.geometry(1, H, S, S, D, BF16)
         wm = torch.zeros(geom["words"], dtype=torch.int32, device=dev)
         Tk = geom["Tk"]
         ones = random_mask(geom, 1.0, mgen).to(dev)
-        r25 = random_mask(geom, 0.25, mgen).to(dev)
-        e25 = exact_mask(geom, Tk // 4, mgen).to(dev)
-        b25 = band_mask(geom, Tk // 4, mgen).to(dev)
-        tag = "d%d" % D
+        # (the default shapes keep their names: d128_dense ...; others are named h<H>_d<D>_...)
+        tag = "d%d" % D if (H, S, D) in SHAPES else "h%d_s%d_d%d" % (H, S, D)
         yield tag + "_dense", H, S, D, 1.0, (q, k, v, o, None, None, None, None, 2)
         yield tag + "_ones", H, S, D, 1.0, (q, k, v, o, ones, None, None, None, 2)
         yield tag + "_mass", H, S, D, 1.0, (q, k, v, o, None, wm, MASS, -30.0, 2)
-        yield tag + "_r25", H, S, D, 0.25, (q, k, v, o, r25, None, None, None, 2)
-        yield tag + "_r25_stride", H, S, D, 0.25, (q, k, v, o, r25, None, None, None, 1)
-        yield tag + "_e25", H, S, D, 0.25, (q, k, v, o, e25, None, None, None, 2)
-        yield tag + "_b25", H, S, D, 0.25, (q, k, v, o, b25, None, None, None, 2)
+        for d in dens:
+            # r: random positions; e: exactly round(d*Tk) per row (no imbalance); b: one band
+            # per row (sequential K/V)
+            n, pc = max(1, round(d * Tk)), "%02d" % round(100 * d)
+            rm = random_mask(geom, d, mgen).to(dev)
+            em = exact_mask(geom, n, mgen).to(dev)
+            bm = band_mask(geom, n, mgen).to(dev)
+            yield tag + "_r" + pc, H, S, D, d, (q, k, v, o, rm, None, None, None, 2)
+            yield tag + "_r" + pc + "_stride", H, S, D, d, (q, k, v, o, rm, None, None, None, 1)
+            yield tag + "_e" + pc, H, S, D, n / Tk, (q, k, v, o, em, None, None, None, 2)
+            yield tag + "_b" + pc, H, S, D, n / Tk, (q, k, v, o, bm, None, None, None, 2)
+        # the dense call again: the clock drifts over a shape's cases (rows above divide by the
+        # first dense; this one says by how much that reads high)
+        yield tag + "_dense_again", H, S, D, 1.0, (q, k, v, o, None, None, None, None, 2)
 
 
 def sweep_cases(lib, dev, gen, mgen, persist=2):
@@ -93,6 +104,9 @@ def main():
     ap.add_argument("--once", default="")
     ap.add_argument("--rep-ms", type=int, default=600)
     ap.add_argument("--sweep", action="store_true", help="tiles-per-row sweep (per-item cost)")
+    ap.add_argument("--shape", action="append", default=[],
+                    help="H,S,D (repeatable) instead of the two default shapes")
+    ap.add_argument("--dens", default="0.25", help="densities of the r/e/b cases, comma-separated")
     ap.add_argument("--persist", type=int, default=2,
                     help="sweep schedule: 2 longest-first (ranked per launch), 1 static stride")
     args = ap.parse_args()
@@ -113,7 +127,9 @@ def main():
         return
     base = {}
     print("device:", torch.cuda.get_device_name(), flush=True)
-    for name, H, S, D, d, a in cases(lib, dev, gen, mgen):
+    shapes = tuple(tuple(int(x) for x in sh.split(",")) for sh in args.shape) or SHAPES
+    dens = tuple(float(x) for x in args.dens.split(","))
+    for name, H, S, D, d, a in cases(lib, dev, gen, mgen, shapes, dens):
         if args.once:
             if name != args.once:
                 continue
@@ -128,10 +144,10 @@ def main():
             continue
         ms = bench_ms(lambda: call(lib, a), args.rep_ms)
         if name.endswith("_dense"):
-            base[D] = ms
+            base[(H, S, D)] = ms
         flops = 4.0 * H * S * S * D * d
         print("%-16s %8.3f ms  computed %6.1f TFLOP/s  t/(d*dense) %.3f" % (
-            name, ms, flops / ms / 1e9, ms / (d * base[D])), flush=True)
+            name, ms, flops / ms / 1e9, ms / (d * base[(H, S, D)])), flush=True)
 
 
 if __name__ == "__main__":

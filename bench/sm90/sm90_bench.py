@@ -330,7 +330,13 @@ def bench(lib, seed, quick, ab=None):
         print("%-16s %-24s %9.3f %8.1f%s" % (str(r["shape"]), r["what"], r["ms"], tfl, note))
 
 
-def ab_bench(lib, ab, seed, rep_ms=800, dev="cuda", alt=None):
+AB_SHAPES = ((12, 32760, 128), (48, 17776, 64))
+AB_CONFIGS = ("dense", "MASS thr=-30", "PEAK thr=-30", "d=0.50", "d=0.25", "d=0.25 MASS thr=-4",
+              "d=0.25 stride")
+
+
+def ab_bench(lib, ab, seed, rep_ms=800, dev="cuda", alt=None, shapes=AB_SHAPES,
+             only=AB_CONFIGS):
     """A/B of two builds in one process (LIB = new, AB = previous), production schedule
     (pingpong, persistent longest-first): per shape, dense, marking with nothing skipped (MASS
     and PEAK, thr = -30) and random read masks (d = 0.5, 0.25, 0.25 with MASS marking, and 0.25
@@ -339,15 +345,17 @@ def ab_bench(lib, ab, seed, rep_ms=800, dev="cuda", alt=None):
     and d = 0.5 / 0.25 rows are divided by a dense of the same build timed right after each of
     their measurements (the card's clock drifts a few % over the run as it heats). With
     ALT (a third build, e.g. the new one with another placement) the order is new, prev, alt,
-    alt, prev, new and the rows and RESULT lines carry its numbers too."""
+    alt, prev, new and the rows and RESULT lines carry its numbers too. `shapes` and `only` (config
+    names; "d=0.10" and "d=0.10 stride" are extra ones) select; dense is always timed."""
     gen = torch.Generator(device=dev).manual_seed(seed)
     mgen = torch.Generator().manual_seed(seed)
     rows = []
     warm = True
     # rows divided by a dense of the same build timed right after each of their measurements (the
     # card's clock drifts a few % over a run as it heats); the others have their own base
-    paired = lambda name: name not in ("dense", "d=0.25 MASS thr=-4", "d=0.25 stride")
-    for H, S, D in ((12, 32760, 128), (48, 17776, 64)):
+    paired = lambda name: name not in ("dense", "d=0.25 MASS thr=-4", "d=0.25 stride",
+                                       "d=0.10 stride")
+    for H, S, D in shapes:
         dt = BF16
         q, k, v = (make(1, S, H, D, "bshd", dt, dev, gen) for _ in range(3))
         o = torch.empty_like(q)
@@ -357,7 +365,11 @@ def ab_bench(lib, ab, seed, rep_ms=800, dev="cuda", alt=None):
         configs = [("dense", None, None, None), ("MASS thr=-30", None, MASS, -30.0),
                    ("PEAK thr=-30", None, PEAK, -30.0), ("d=0.50", 0.5, None, None),
                    ("d=0.25", 0.25, None, None), ("d=0.25 MASS thr=-4", 0.25, MASS, -4.0),
-                   ("d=0.25 stride", 0.25, None, None)]
+                   ("d=0.25 stride", 0.25, None, None), ("d=0.10", 0.1, None, None),
+                   ("d=0.10 stride", 0.1, None, None)]
+        configs = [c for c in configs if c[0] == "dense" or c[0] in only]
+        if any(c[1] == 0.1 for c in configs):  # (drawn after the others: their masks as before)
+            masks[0.1] = random_mask(geom, 0.1, mgen).to(dev)
         res = {}
 
         def dense_call(l):
@@ -431,14 +443,25 @@ def ab_bench(lib, ab, seed, rep_ms=800, dev="cuda", alt=None):
                  again["prev"] / res["dense"]["prev_runs"][0]), flush=True)
         dense = res["dense"]
         for name, r in res.items():
-            d = 0.5 if "d=0.50" in name else 0.25 if "d=0.25" in name else 1.0
+            d = (0.5 if "d=0.50" in name else 0.25 if "d=0.25" in name else
+                 0.1 if "d=0.10" in name else 1.0)
             for w in ("new", "prev") + (() if alt is None else ("alt",)):
                 if name == "dense":
                     r["vs_" + w] = 1.0
                 elif paired(name):
                     r["vs_" + w] = r[w] / (d * r["dense_" + w])
-                else:  # d = 0.25 with marking, or on the stride: against the d = 0.25 row
-                    r["vs_" + w] = r[w] / res["d=0.25"][w]
+                else:  # with marking, or on the stride: against the same density's row
+                    base = res.get(name[:6])
+                    r["vs_" + w] = r[w] / base[w] if base else float("nan")
+        ws = ("new", "prev") + (() if alt is None else ("alt",))
+        print("RESULT (%d, %d, %d) %s" % (H, S, D, "; ".join(
+            "%s: %s" % (name, " ".join("%s %.3f" % (w, res[name]["vs_" + w]) for w in ws))
+            for name in res if name != "dense")) + "; dense new/prev %.3f%s" % (
+                dense["new"] / dense["prev"],
+                "" if alt is None else " alt/prev %.3f" % (dense["alt"] / dense["prev"])),
+            flush=True)
+        if not all(c in res for c in AB_CONFIGS):
+            continue
         print("RESULT (%d, %d, %d) marking overhead, nothing skipped: MASS new %+.1f%% prev "
               "%+.1f%%; PEAK new %+.1f%% prev %+.1f%% (target <= 3%%)" % (
                   H, S, D, 100 * (res["MASS thr=-30"]["vs_new"] - 1),
@@ -477,6 +500,10 @@ def main():
     ap.add_argument("--only", default="", help="comma-separated case names to check")
     ap.add_argument("--ab", default="", help="another build of the bridge to time beside LIB")
     ap.add_argument("--alt", default="", help="a third build for --ab-bench (optional)")
+    ap.add_argument("--ab-shapes", default="",
+                    help="H,S,D;H,S,D... for --ab-bench (default: %s)" % (AB_SHAPES,))
+    ap.add_argument("--ab-configs", default="",
+                    help="comma-separated --ab-bench configs, _ for a space (default: %s)" % (AB_CONFIGS,))
     ap.add_argument("--ab-bench", action="store_true",
                     help="only the A/B table against --ab (marking and sparse, D=128 and D=64)")
     a = ap.parse_args()
@@ -490,7 +517,12 @@ def main():
         if not a.ab:
             print("--ab-bench needs --ab PREVLIB")
             return 2
-        ab_bench(lib, Lib(a.ab), a.seed + 1, alt=Lib(a.alt) if a.alt else None)
+        shapes = tuple(tuple(int(x) for x in sh.split(",")) for sh in a.ab_shapes.split(";")
+                       if sh) or AB_SHAPES
+        only = tuple(c.strip().replace("_", " ") for c in a.ab_configs.split(",")
+                     if c.strip()) or AB_CONFIGS
+        ab_bench(lib, Lib(a.ab), a.seed + 1, alt=Lib(a.alt) if a.alt else None,
+                 shapes=shapes, only=only)
     if a.bench and fails == 0:
         bench(lib, a.seed + 1, a.quick, Lib(a.ab) if a.ab else None)
     return 1 if fails else 0

@@ -12,8 +12,8 @@ stored, 8 write-mask row done; producer 24 item start, 25 first tile found, 26 Q
 cycles waiting for free K/V stages, 29 last load issued; item 0 of each CTA: 30/31 before/after the
 longest-first ranking.
 
-Usage: python3 bench/sm90/trace.py LIB [RAW.pt] (a build with LA_SM90_NVCC_FLAGS=-DLA_TRACE=1;
-RAW.pt gets the stamps of every case)
+Usage: python3 bench/sm90/trace.py LIB [RAW.pt] [--shape H,S,D ...] [--dens 0.25,0.1]
+(a build with LA_SM90_NVCC_FLAGS=-DLA_TRACE=1; RAW.pt gets the stamps of every case)
 """
 import ctypes
 import os
@@ -36,6 +36,40 @@ def read_trace(lib, clear):
     assert f(buf, 1 if clear else 0) == 0, "la_sm90_trace_get failed"
     t = torch.tensor(list(buf), dtype=torch.int64).reshape(CTAS, ITEMS, SLOTS)
     return t
+
+
+def read_cta(lib, clear):
+    buf = (ctypes.c_longlong * (1024 * 8))()
+    f = lib.l.la_sm90_trace_cta_get
+    f.argtypes = [ctypes.c_void_p, ctypes.c_int]
+    f.restype = ctypes.c_int
+    assert f(buf, 1 if clear else 0) == 0, "la_sm90_trace_cta_get failed"
+    return torch.tensor(list(buf), dtype=torch.int64).reshape(1024, 8)
+
+
+def summarize_ctas(c):
+    """When every CTA ends (%globaltimer, ns): the launch lasts until the last one, so the spread
+    of the ends is time the other SMs sit idle; with the tiles and items of each CTA and its
+    rate (tiles per us after the ranking), it says whether an uneven end is uneven work or
+    uneven speed."""
+    c = c[c[:, 0] > 0]
+    if len(c) == 0:
+        return
+    t0 = int(c[:, 0].min())
+    end = torch.maximum(c[:, 2], c[:, 3]) - t0
+    work = (end - (c[:, 1] - t0)).double()
+    span = int(end.max())
+    tiles = c[:, 4].double()
+    rate = tiles / (work / 1e3)
+    q = lambda x: "min %.4g med %.4g max %.4g" % (float(x.min()), float(x.median()), float(x.max()))
+    print("   CTA ends: %d CTAs, span %.1f us; ends %s us; idle tail (span - mean end) %.2f %% "
+          "of the span" % (len(c), span / 1e3, q(end.double() / 1e3),
+                           100.0 * (span - float(end.double().mean())) / span))
+    print("   CTA work: tiles %s; items %s; ranking %s us; rate %s tiles/us" % (
+        q(tiles), q(c[:, 6].double()), q((c[:, 1] - c[:, 0]).double() / 1e3), q(rate)))
+    last = int(end.argmax())
+    print("   last CTA: index %d on SM %d, %d tiles, rate %.4g (median rate %.4g)" % (
+        last, int(c[last, 5]), int(c[last, 4]), float(rate[last]), float(rate.median())))
 
 
 def summarize(name, t, ms):
@@ -110,26 +144,39 @@ def summarize(name, t, ms):
 
 
 def main():
-    lib = Lib(sys.argv[1])
+    import argparse
+    ap = argparse.ArgumentParser()
+    ap.add_argument("lib")
+    ap.add_argument("raw", nargs="?", default="")
+    ap.add_argument("--shape", action="append", default=[],
+                    help="H,S,D (repeatable) instead of (12,32760,128) and (48,17776,64)")
+    ap.add_argument("--dens", default="0.25", help="densities of the random-mask cases")
+    args = ap.parse_args()
+    lib = Lib(args.lib)
     dev = "cuda"
     gen = torch.Generator(device=dev).manual_seed(11)
     mgen = torch.Generator().manual_seed(11)
     print("device:", torch.cuda.get_device_name(), flush=True)
     raw = {}
-    for H, S, D in ((12, 32760, 128), (48, 17776, 64)):
+    shapes = [tuple(int(x) for x in sh.split(",")) for sh in args.shape] or \
+        [(12, 32760, 128), (48, 17776, 64)]
+    for H, S, D in shapes:
         q, k, v = (make(1, S, H, D, "bshd", BF16, dev, gen) for _ in range(3))
         o = torch.empty_like(q)
         geom = lib.geometry(1, H, S, S, D, BF16)
         wm = torch.zeros(geom["words"], dtype=torch.int32, device=dev)
-        r25 = random_mask(geom, 0.25, mgen).to(dev)
         cases = [
             ("dense", dict()),
             ("dense MASS marking thr=-30", dict(wmask=wm, thr=-30.0, crit=MASS)),
-            ("d=0.25 random", dict(rmask=r25)),
-            ("d=0.25 random, MASS marking thr=-4", dict(rmask=r25, wmask=wm, thr=-4.0,
-                                                       crit=MASS)),
-            ("d=0.25 random, static stride", dict(rmask=r25, persist=1)),
         ]
+        for d in (float(x) for x in args.dens.split(",")):
+            rm = random_mask(geom, d, mgen).to(dev)
+            cases += [
+                ("d=%.2f random" % d, dict(rmask=rm)),
+                ("d=%.2f random, MASS marking thr=-4" % d, dict(rmask=rm, wmask=wm, thr=-4.0,
+                                                               crit=MASS)),
+                ("d=%.2f random, static stride" % d, dict(rmask=rm, persist=1)),
+            ]
         for name, kw in cases:
             kw.setdefault("persist", 2)
             run = lambda: lib.run(1, BF16, q, k, v, o, None, pp=1, **kw)
@@ -137,6 +184,7 @@ def main():
                 run()
             torch.cuda.synchronize()
             read_trace(lib, True)
+            read_cta(lib, True)
             e0, e1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
             e0.record()
             run()
@@ -144,11 +192,12 @@ def main():
             torch.cuda.synchronize()
             tr = read_trace(lib, False)
             summarize("(%d, %d, %d) %s" % (H, S, D, name), tr, e0.elapsed_time(e1))
-            if len(sys.argv) > 2:
+            summarize_ctas(read_cta(lib, False))
+            if args.raw:
                 raw[(H, S, D, name)] = tr
             sys.stdout.flush()
-    if len(sys.argv) > 2:
-        torch.save(raw, sys.argv[2])
+    if args.raw:
+        torch.save(raw, args.raw)
 
 
 if __name__ == "__main__":
