@@ -33,6 +33,14 @@
 #define LA_NB_MARK 3
 #define LA_NB_EPI 4
 /* Versions kept buildable from one tree for A/B timing (bench/sm90/ab.sh):
+ * - -DLA_SM90_V14 (opt-in, lost on the H100, kept for the next try; NOTES.md "v14"), v13 plus:
+ *   la_schedule rewritten: each warp copies its rounds' read-mask rows into shared memory
+ *   (coalesced), ranks every item of the round, sums the CTAs' loads over the snake rounds and
+ *   matches the last round's items to those CTAs heaviest to least loaded (v13's snake leaves
+ *   1.4-7 % of a sparse launch idle behind its last CTAs). Measured: the idle tail down (3.5 %
+ *   from 5.0 % at H=12 S=32760 D=128 d = 0.25), but the ranking ran 2.6x / 5x slower than v13's
+ *   at D=128 / D=64 (the copy's loads likely wait behind its stores) and the bigger callee moved the
+ *   kernel's register allocation: the D=64 consumers run 1.5-4 % slower, dense included.
  * - v13 (default), v11 plus: the longest-first ranking by every warp of the CTA at once, one
  *   round per warp, as a radix select of the CTA's own item (la_rank_round: no shared memory, no
  *   barrier per round) instead of all threads walking the rounds one after another with two
@@ -73,6 +81,8 @@
 #define LA_VER 10
 #elif defined(LA_SM90_V11)
 #define LA_VER 11
+#elif defined(LA_SM90_V14)
+#define LA_VER 14
 #else
 #define LA_VER 13
 #endif
@@ -100,15 +110,26 @@
 #ifndef LA_OTMA
 #define LA_OTMA 0
 #endif
-/* LA_MCAST (opt-in prototype, -DLA_MCAST=1; NOT RUN ON A GPU YET): calls without a read mask and
- * without marking run on clusters of 2 CTAs that take adjacent q-tiles (2p, 2p + 1) of one head
- * together and share every K/V load (TMA multicast; each CTA's producer issues every other
+/* LA_MCAST (opt-in: 1 D=128, 2 D=64 as well; default 0): calls without a read mask
+ * and without marking run on clusters of 2 CTAs that take adjacent q-tiles (2p, 2p + 1) of one
+ * head together and share every K/V load (TMA multicast; each CTA's producer issues every other
  * stage; a stage is free when both CTAs' consumers released it). Both CTAs walk q-tile 2p's visit
  * order: the order only decides marking, which these calls do not do; the outputs differ from the
  * spec's order by rounding only (the CPU-spec check's tolerance). Halves the L2-to-SM traffic per
- * FLOP of dense calls (NOTES.md, "K/V multicast across a CTA pair"). */
+ * FLOP of dense calls (NOTES.md, "K/V multicast across a CTA pair"). Measured on the H100 against
+ * the unclustered kernel, dense: D=128 -0.7 % (H=12 S=32760), -1.6 % (H=40 S=75600), -1.7 % (H=24
+ * S=118800); D=64 (H=48 S=17776) +1.0 % and -1.2 % in two runs (LA_MCAST=1 leaves D=64
+ * unclustered). NOT the default: q-tile 2p + 1 visits in 2p's order, not its own, so its O
+ * differs from the spec order's in rounding, and tests/gpu's "marking at thr = -inf gives the
+ * dense run's O bit for bit" fails with it (H100, 2026-11-27); the spec-exact pairing (one-slot
+ * lag, NOTES.md) is the version to ship. */
 #ifndef LA_MCAST
 #define LA_MCAST 0
+#endif
+/* LA_KV_POLICY: the L2 cache hint of the K/V tile loads (experiments: -DLA_KV_POLICY=
+ * 0x1000000000000000ull is evict-normal; default evict-last). */
+#ifndef LA_KV_POLICY
+#define LA_KV_POLICY LA_L2_EVICT_LAST
 #endif
 /* LA_PUBJ (v11; -DLA_PUBJ=1 on older versions): the producer publishes the visit sequence
  * (NOTES.md, v10 and v11). */
@@ -162,6 +183,33 @@ __device__ __forceinline__ long long la_clk(void) {
     if (blockIdx.x < LA_TR_CTAS && (n) < LA_TR_ITEMS)                                  \
       la_trace[((int64_t)blockIdx.x * LA_TR_ITEMS + (n)) * LA_TR_SLOTS + (slot)] = (val); \
   } while (0)
+/* Per CTA (all of them, up to LA_TR_ALL): %globaltimer (ns, one clock for every SM) at the
+ * start, after the ranking, at each consumer warpgroup's end (2, 3); 4: tiles of consumer 0;
+ * 5: %smid; 6: items. When each CTA ends and why (bench/sm90/trace.py, "CTA ends"). */
+#define LA_TR_ALL 1024
+__device__ long long la_trace_cta[LA_TR_ALL * 8];
+__device__ __forceinline__ long long la_gtime(void) {
+  long long t;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t)::"memory");
+  return t;
+}
+__device__ __forceinline__ unsigned la_smid(void) {
+  unsigned r;
+  asm volatile("mov.u32 %0, %%smid;" : "=r"(r));
+  return r;
+}
+#define LA_TRA(slot, val)                                                  \
+  do {                                                                     \
+    if (blockIdx.x < LA_TR_ALL) la_trace_cta[blockIdx.x * 8 + (slot)] = (val); \
+  } while (0)
+extern "C" int la_sm90_trace_cta_get(long long *dst, int clear) {
+  cudaError_t e = cudaMemcpyFromSymbol(dst, la_trace_cta, sizeof la_trace_cta);
+  if (e == cudaSuccess && clear) {
+    static long long zero[LA_TR_ALL * 8];
+    e = cudaMemcpyToSymbol(la_trace_cta, zero, sizeof zero);
+  }
+  return (int)e;
+}
 extern "C" int la_sm90_trace_get(long long *dst, int clear) {
   cudaError_t e = cudaMemcpyFromSymbol(dst, la_trace, sizeof la_trace);
   if (e == cudaSuccess && clear) {
@@ -173,6 +221,7 @@ extern "C" int la_sm90_trace_get(long long *dst, int clear) {
 #else
 #define LA_CLK() 0LL
 #define LA_TR(n, slot, val) ((void)0)
+#define LA_TRA(slot, val) ((void)0)
 #endif
 
 /* Shared memory of one CTA. Every tile buffer is a multiple of 1024 B from a 1024-aligned base,
@@ -575,12 +624,132 @@ __device__ __forceinline__ void la_rank_round(const la_sm90_params_t &pr, int *l
   if (lane == 0) list[r] = w0 + (511 - (int)(prefix & 511u));
 }
 
+#if LA_VER == 13
 /* v13's ranking: warp w ranks rounds w, w + 12, ... (a launch costs ~rounds / 12 selects).
  * Not inlined, like v7's: its code then leaves the consumers' schedule as it was. */
 __device__ __noinline__ void la_schedule(const la_sm90_params_t &p, int *list) {
   for (int r = threadIdx.x / 32; r * (int)gridDim.x < (int)p.items; r += LA_THREADS / 32)
     la_rank_round(p, list, r, threadIdx.x % 32, LA_THREADS / 32);
 }
+#else
+/* v14's schedule. Shared memory: list[LA_MAX_LIST] (this CTA's item of each round), then
+ * aux[LA_THREADS]: the CTAs' loads aux[0, G), the last round's item of each rank aux[160, 160 +
+ * nw); per warp a scratch of LA_SCR_BYTES in the K ring (free until the producer starts, after
+ * the __syncthreads that follows the schedule). */
+#define LA_AUX_LAST 160
+#define LA_SCR_WORDS 1024 /* a chunk of 32 rows x <= 32 words */
+#define LA_SCR_BYTES ((LA_SCR_WORDS + 32 * LA_SCHED_NI) * 4)
+static_assert(32 * LA_SCHED_NI <= LA_AUX_LAST && LA_AUX_LAST + 32 * LA_SCHED_NI <= LA_THREADS,
+              "aux layout");
+
+/* The visited tiles (cost) of the lane's items t = lane + 32 i < nw of the round whose rows
+ * start at rm: chunks of 32 rows by pieces of <= 32 words are copied with coalesced loads into
+ * the warp's scratch buf (rows are contiguous in the mask, so a piece of a whole row is one
+ * block), then lane l sums row l of the chunk from shared memory, starting at word l % wc (fewer
+ * bank conflicts than every lane at word 0). */
+__device__ __forceinline__ void la_round_costs(const uint32_t *rm, int nw, int W, int lane,
+                                               uint32_t *buf, int (&cost)[LA_SCHED_NI]) {
+#pragma unroll
+  for (int i = 0; i < LA_SCHED_NI; ++i) {
+    cost[i] = 0;
+    const int c = 32 * i, nr = nw - c < 32 ? nw - c : 32;
+    if (nr <= 0) continue; /* warp-uniform */
+    for (int wp = 0; wp < W; wp += 32) {
+      const int wc = W - wp < 32 ? W - wp : 32, n = nr * wc;
+      const float inv = 1.0f / (float)wc; /* e / wc for e < 1024: exact as (e + 0.5) * inv */
+#pragma unroll 8
+      for (int e = lane; e < n; e += 32) {
+        const int row = (int)(((float)e + 0.5f) * inv), w = e - row * wc;
+        buf[e] = __ldg(rm + (int64_t)(c + row) * W + wp + w);
+      }
+      __syncwarp();
+      if (lane < nr) {
+        int sum = 0;
+        for (int w = 0, ww = lane % wc; w < wc; ++w) {
+          sum += __popc(buf[lane * wc + ww]);
+          ww = ww + 1 == wc ? 0 : ww + 1;
+        }
+        cost[i] += sum;
+      }
+      __syncwarp();
+    }
+  }
+}
+
+/* Each warp takes rounds w, w + 12, ...: the costs of the round's items (la_round_costs; Tk for
+ * a must-do q-tile), their keys cost * 512 + (511 - t) (unique; v7's order: more tiles first,
+ * then the lower index) and every item's rank among them (a compare against each key of the
+ * round in the warp's scratch). A round r other than the last (L) goes by a snake whose phase
+ * ends at L: rank k to CTA G - 1 - k when L - 1 - r is even, else to CTA k (so round L - 1
+ * gives its lightest items to the lowest CTAs); its costs are added to those CTAs' loads. The
+ * last round's nwl items go to CTAs 0 .. nwl - 1, as the stride's count per CTA (la_my_items)
+ * has it, matched: after the __syncthreads, CTA b's rank among them by load (ascending, then
+ * the index) is the rank of the item it takes (every CTA computes the same loads, so the same
+ * matching). */
+extern __shared__ __align__(1024) uint8_t la_smem_raw[];
+template <int D>
+__device__ __noinline__ void la_schedule(const la_sm90_params_t &pr, int *list) {
+  /* the scratch: the K ring (found here, not passed: an argument more changed the kernel's
+   * register allocation around the call and, with it, the consumers' code) */
+  uint8_t *scratch = la_smem_raw + ((la_smem_u32(la_smem_raw) + 1023u) & ~1023u)
+                     - la_smem_u32(la_smem_raw) + la_layout<D>::K_OFF;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int G = (int)gridDim.x, items = (int)pr.items, W = pr.W;
+  const int rounds = (items + G - 1) / G, last = rounds - 1;
+  int *aux = list + LA_MAX_LIST;
+  for (int i = threadIdx.x; i < G; i += LA_THREADS) aux[i] = 0;
+  __syncthreads();
+  uint32_t *buf = (uint32_t *)(scratch + warp * LA_SCR_BYTES);
+  int *keys = (int *)(buf + LA_SCR_WORDS);
+  for (int r = warp; r < rounds; r += LA_THREADS / 32) {
+    const int w0 = r * G, nw = items - w0 < G ? items - w0 : G;
+    int cost[LA_SCHED_NI];
+    la_round_costs(pr.rmask + (int64_t)w0 * W, nw, W, lane, buf, cost);
+    int key[LA_SCHED_NI];
+#pragma unroll
+    for (int i = 0; i < LA_SCHED_NI; ++i) {
+      const int t = lane + 32 * i;
+      if (pr.nmq && t < nw && la_must_q_tile(pr, (w0 + t) % pr.Tq)) cost[i] = pr.Tk;
+      key[i] = t < nw ? cost[i] * 512 + (511 - t) : -1;
+      if (t < nw) keys[t] = key[i];
+    }
+    __syncwarp();
+    int rank[LA_SCHED_NI];
+#pragma unroll
+    for (int i = 0; i < LA_SCHED_NI; ++i) rank[i] = 0;
+    for (int u = 0; u < nw; ++u) {
+      const int ku = keys[u]; /* one address for the warp: a broadcast */
+#pragma unroll
+      for (int i = 0; i < LA_SCHED_NI; ++i) rank[i] += ku > key[i];
+    }
+#pragma unroll
+    for (int i = 0; i < LA_SCHED_NI; ++i) {
+      const int t = lane + 32 * i;
+      if (t >= nw) continue;
+      if (r == last) {
+        aux[LA_AUX_LAST + rank[i]] = t;
+      } else {
+        const int b = ((last - 1 - r) & 1) ? rank[i] : G - 1 - rank[i]; /* nw == G here */
+        atomicAdd(&aux[b], cost[i]);
+        if (b == (int)blockIdx.x) list[r] = w0 + t;
+      }
+    }
+    __syncwarp(); /* keys and buf are rewritten for the warp's next round */
+  }
+  __syncthreads();
+  const int nwl = items - last * G;
+  if (warp == 0 && (int)blockIdx.x < nwl) {
+    const int me = aux[blockIdx.x];
+    int below = 0;
+    for (int c = lane; c < nwl; c += 32) {
+      const int lc = aux[c];
+      below += lc < me || (lc == me && c < (int)blockIdx.x);
+    }
+    below = (int)__reduce_add_sync(0xffffffffu, (unsigned)below);
+    if (lane == 0) list[last] = last * G + aux[LA_AUX_LAST + below];
+  }
+}
+#endif
 #endif
 
 /* The n-th work item of this CTA: from its longest-first list, or a static stride. */
@@ -649,10 +818,10 @@ __device__ __forceinline__ void la_producer(const la_sm90_params_t &p, uint32_t 
       if constexpr (MC) {
         if (((kcount - 1) & 1u) == rank)
           la_tma_load_5d_mc(sbase + off + s * L::KV_BYTES, map, full, 0, j * LA_BN, 0, it.hk,
-                            it.b, (uint16_t)3, LA_L2_EVICT_LAST);
+                            it.b, (uint16_t)3, LA_KV_POLICY);
       } else {
         la_tma_load_5d(sbase + off + s * L::KV_BYTES, map, full, 0, j * LA_BN, 0, it.hk, it.b,
-                       LA_L2_EVICT_LAST);
+                       LA_KV_POLICY);
       }
     };
     for (int jn; j >= 0; j = jn) {
@@ -771,6 +940,7 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
   };
 
 #if LA_TRACE
+  long long tiles_all = 0; /* this warpgroup's tiles over all its items (la_trace_cta) */
   const int trb = lt == 0 ? 12 * cw : -1; /* this warpgroup's slots (thread lt 0 writes) */
 #define LA_TRC(slot, val)                        \
   do {                                           \
@@ -1151,6 +1321,9 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
       }
       LA_TRC(5, LA_CLK());
       LA_TRC(9, ntl);
+#if LA_TRACE
+      tiles_all += ntl + 1;
+#endif
       LA_TRC(10, twk);
       LA_TRC(11, twv);
       /* Every Q K^T of the item is done: the producer may load the next Q now. */
@@ -1262,6 +1435,15 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
 #if LA_OTMA
   if (p.otma && lt == 0) la_bulk_wait0(); /* the last item's O is written before the exit */
 #endif
+#if LA_TRACE
+  if (lt == 0) {
+    LA_TRA(2 + cw, la_gtime());
+    if (cw == 0) {
+      LA_TRA(4, tiles_all);
+      LA_TRA(6, la_my_items_mc<MC>(p));
+    }
+  }
+#endif
 #undef LA_TRC
 }
 
@@ -1270,6 +1452,10 @@ __global__ void __launch_bounds__(LA_THREADS, 1)
     la_sm90_kernel(const __grid_constant__ la_sm90_params_t p) {
   using L = la_layout<D>;
   static_assert(!MC || L::STAGES % 2 == 0, "LA_MCAST: a stage's issuer is its index's parity");
+#if LA_VER >= 14
+  static_assert(LA_THREADS / 32 * LA_SCR_BYTES <= L::STAGES * L::KV_BYTES,
+                "v14's schedule scratch fits the K ring");
+#endif
   extern __shared__ __align__(1024) uint8_t la_smem_raw[];
   const uint32_t raw = la_smem_u32(la_smem_raw);
   const uint32_t sbase = (raw + 1023u) & ~1023u;
@@ -1311,13 +1497,24 @@ __global__ void __launch_bounds__(LA_THREADS, 1)
     thrt[t] = v;
   }
 #endif
-  if (threadIdx.x == 0) LA_TR(0, 30, LA_CLK());
+  if (threadIdx.x == 0) {
+    LA_TR(0, 30, LA_CLK());
+    LA_TRA(0, la_gtime());
+    LA_TRA(5, la_smid());
+  }
+#if LA_VER >= 14
+  if (p.lpt) la_schedule<D>(p, list);
+#else
   if (p.lpt) la_schedule(p, list);
+#endif
   if constexpr (MC)
     la_cluster_sync(); /* the peer's barriers are initialised before any remote arrive or load */
   else
     __syncthreads();
-  if (threadIdx.x == 0) LA_TR(0, 31, LA_CLK());
+  if (threadIdx.x == 0) {
+    LA_TR(0, 31, LA_CLK());
+    LA_TRA(1, la_gtime());
+  }
   if (threadIdx.x < 128) {
     la_setmaxnreg_dec<24>();
     if (threadIdx.x == 0) {
@@ -1574,16 +1771,22 @@ extern "C" liteattn_status_t la_sm90_fwd_variant(const la_plan_t *p, liteattn_st
   const int f16 = p->dtype == LITEATTN_DTYPE_FP16, pp = variant.pingpong;
 #if LA_MCAST
   /* no read mask, no marking, the pingpong persistent variant: pairs of q-tiles on clusters */
-  if (!prm.rmask && !prm.wmask && pp && variant.persistent && prm.Tq >= 2) {
+  if (!prm.rmask && !prm.wmask && pp && variant.persistent && prm.Tq >= 2
+      && (p->D == 128 || LA_MCAST >= 2)) {
     la_sm90_params_t pm = prm;
     pm.items = prm.items / prm.Tq * ((prm.Tq + 1) / 2); /* pairs */
     pm.lpt = 0;
     int launched = 0;
-    const liteattn_status_t st =
-        p->D == 128 ? (f16 ? la_launch_mc<128, 1>(pm, cs, &launched)
-                           : la_launch_mc<128, 0>(pm, cs, &launched))
-                    : (f16 ? la_launch_mc<64, 1>(pm, cs, &launched)
-                           : la_launch_mc<64, 0>(pm, cs, &launched));
+    liteattn_status_t st;
+    if (p->D == 128)
+      st = f16 ? la_launch_mc<128, 1>(pm, cs, &launched) : la_launch_mc<128, 0>(pm, cs, &launched);
+#if LA_MCAST >= 2
+    else
+      st = f16 ? la_launch_mc<64, 1>(pm, cs, &launched) : la_launch_mc<64, 0>(pm, cs, &launched);
+#else
+    else
+      st = LITEATTN_OK; /* not reached: D=64 stays unclustered */
+#endif
     if (st != LITEATTN_OK || launched) return st;
   }
 #endif
