@@ -39,7 +39,7 @@
  *   matches the last round's items to those CTAs heaviest to least loaded (v13's snake leaves
  *   1.4-7 % of a sparse launch idle behind its last CTAs). Measured: the idle tail down (3.5 %
  *   from 5.0 % at H=12 S=32760 D=128 d = 0.25), but the ranking ran 2.6x / 5x slower than v13's
- *   at D=128 / D=64 (the copy's loads likely wait behind its stores) and the bigger callee moved the
+ *   at D=128 / D=64 (cause not found: the copy's loads are batched) and the bigger callee moved the
  *   kernel's register allocation: the D=64 consumers run 1.5-4 % slower, dense included.
  * - v13 (default), v11 plus: the longest-first ranking by every warp of the CTA at once, one
  *   round per warp, as a radix select of the CTA's own item (la_rank_round: no shared memory, no
