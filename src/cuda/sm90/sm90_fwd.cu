@@ -40,7 +40,9 @@
  *   1.4-7 % of a sparse launch idle behind its last CTAs). Measured: the idle tail down (3.5 %
  *   from 5.0 % at H=12 S=32760 D=128 d = 0.25), but the ranking ran 2.6x / 5x slower than v13's
  *   at D=128 / D=64 (cause not found: the copy's loads are batched) and the bigger callee moved the
- *   kernel's register allocation: the D=64 consumers run 1.5-4 % slower, dense included.
+ *   kernel's register allocation: the D=64 consumers ran 1.5-4 % slower, dense included. This
+ *   second form (cp.async copy, keys in shared memory) leaves D=64 as it was (dense 0.988 of v13)
+ *   but ranks 2.4-3.3x slower than v13 still; net within +-1 % of v13 (one A/B).
  * - v13 (default), v11 plus: the longest-first ranking by every warp of the CTA at once, one
  *   round per warp, as a radix select of the CTA's own item (la_rank_round: no shared memory, no
  *   barrier per round) instead of all threads walking the rounds one after another with two
@@ -634,42 +636,44 @@ __device__ __noinline__ void la_schedule(const la_sm90_params_t &p, int *list) {
 #else
 /* v14's schedule. Shared memory: list[LA_MAX_LIST] (this CTA's item of each round), then
  * aux[LA_THREADS]: the CTAs' loads aux[0, G), the last round's item of each rank aux[160, 160 +
- * nw); per warp a scratch of LA_SCR_BYTES in the K ring (free until the producer starts, after
- * the __syncthreads that follows the schedule). */
+ * nw); per warp a scratch of LA_SCR_BYTES in the K and V rings (free until the producer starts,
+ * after the __syncthreads that follows the schedule). */
 #define LA_AUX_LAST 160
-#define LA_SCR_WORDS 1024 /* a chunk of 32 rows x <= 32 words */
+#define LA_SCR_WORDS 2048 /* a group of rows x <= 32 words */
 #define LA_SCR_BYTES ((LA_SCR_WORDS + 32 * LA_SCHED_NI) * 4)
 static_assert(32 * LA_SCHED_NI <= LA_AUX_LAST && LA_AUX_LAST + 32 * LA_SCHED_NI <= LA_THREADS,
               "aux layout");
 
-/* The visited tiles (cost) of the lane's items t = lane + 32 i < nw of the round whose rows
- * start at rm: chunks of 32 rows by pieces of <= 32 words are copied with coalesced loads into
- * the warp's scratch buf (rows are contiguous in the mask, so a piece of a whole row is one
- * block), then lane l sums row l of the chunk from shared memory, starting at word l % wc (fewer
- * bank conflicts than every lane at word 0). */
+/* The visited tiles (cost) of the round's items t < nw, whose rows start at rm, into kc[t]: rows
+ * go in groups that fit the warp's scratch buf (LA_SCR_WORDS), by pieces of <= 32 words of each
+ * row; a group's words are copied with cp.async (every word of the group in flight at once, no
+ * register round trip; a piece of whole rows is one contiguous block), then lane l sums rows l,
+ * l + 32, ... of the group from shared memory, starting at word l % wc (fewer bank conflicts). */
 __device__ __forceinline__ void la_round_costs(const uint32_t *rm, int nw, int W, int lane,
-                                               uint32_t *buf, int (&cost)[LA_SCHED_NI]) {
-#pragma unroll
-  for (int i = 0; i < LA_SCHED_NI; ++i) {
-    cost[i] = 0;
-    const int c = 32 * i, nr = nw - c < 32 ? nw - c : 32;
-    if (nr <= 0) continue; /* warp-uniform */
-    for (int wp = 0; wp < W; wp += 32) {
-      const int wc = W - wp < 32 ? W - wp : 32, n = nr * wc;
-      const float inv = 1.0f / (float)wc; /* e / wc for e < 1024: exact as (e + 0.5) * inv */
-#pragma unroll 8
+                                               uint32_t *buf, int *kc) {
+  for (int t = lane; t < nw; t += 32) kc[t] = 0;
+  const uint32_t sbuf = la_smem_u32(buf);
+  for (int wp = 0; wp < W; wp += 32) {
+    const int wc = W - wp < 32 ? W - wp : 32;
+    const int rg = 32 * (LA_SCR_WORDS / (32 * wc)); /* rows per group, a multiple of 32 */
+    const float inv = 1.0f / (float)wc; /* e / wc for e < 2^12: exact as (e + 0.5) * inv */
+    for (int r0 = 0; r0 < nw; r0 += rg) {
+      const int nr = nw - r0 < rg ? nw - r0 : rg, n = nr * wc;
       for (int e = lane; e < n; e += 32) {
         const int row = (int)(((float)e + 0.5f) * inv), w = e - row * wc;
-        buf[e] = __ldg(rm + (int64_t)(c + row) * W + wp + w);
+        asm volatile("cp.async.ca.shared.global [%0], [%1], 4;" ::"r"(sbuf + 4u * (uint32_t)e),
+                     "l"(rm + (int64_t)(r0 + row) * W + wp + w)
+                     : "memory");
       }
+      asm volatile("cp.async.wait_all;" ::: "memory");
       __syncwarp();
-      if (lane < nr) {
+      for (int row = lane; row < nr; row += 32) {
         int sum = 0;
         for (int w = 0, ww = lane % wc; w < wc; ++w) {
-          sum += __popc(buf[lane * wc + ww]);
+          sum += __popc(buf[row * wc + ww]);
           ww = ww + 1 == wc ? 0 : ww + 1;
         }
-        cost[i] += sum;
+        kc[r0 + row] += sum;
       }
       __syncwarp();
     }
@@ -700,37 +704,29 @@ __device__ __noinline__ void la_schedule(const la_sm90_params_t &pr, int *list) 
   for (int i = threadIdx.x; i < G; i += LA_THREADS) aux[i] = 0;
   __syncthreads();
   uint32_t *buf = (uint32_t *)(scratch + warp * LA_SCR_BYTES);
-  int *keys = (int *)(buf + LA_SCR_WORDS);
+  int *keys = (int *)(buf + LA_SCR_WORDS); /* costs, then keys (16-byte aligned) */
   for (int r = warp; r < rounds; r += LA_THREADS / 32) {
     const int w0 = r * G, nw = items - w0 < G ? items - w0 : G;
-    int cost[LA_SCHED_NI];
-    la_round_costs(pr.rmask + (int64_t)w0 * W, nw, W, lane, buf, cost);
-    int key[LA_SCHED_NI];
-#pragma unroll
-    for (int i = 0; i < LA_SCHED_NI; ++i) {
-      const int t = lane + 32 * i;
-      if (pr.nmq && t < nw && la_must_q_tile(pr, (w0 + t) % pr.Tq)) cost[i] = pr.Tk;
-      key[i] = t < nw ? cost[i] * 512 + (511 - t) : -1;
-      if (t < nw) keys[t] = key[i];
+    la_round_costs(pr.rmask + (int64_t)w0 * W, nw, W, lane, buf, keys);
+    __syncwarp();
+    for (int t = lane; t < ((nw + 3) & ~3); t += 32) {
+      int ct = t < nw ? keys[t] : 0;
+      if (pr.nmq && t < nw && la_must_q_tile(pr, (w0 + t) % pr.Tq)) ct = pr.Tk;
+      keys[t] = t < nw ? ct * 512 + (511 - t) : -1; /* -1: padding to a multiple of 4 */
     }
     __syncwarp();
-    int rank[LA_SCHED_NI];
-#pragma unroll
-    for (int i = 0; i < LA_SCHED_NI; ++i) rank[i] = 0;
-    for (int u = 0; u < nw; ++u) {
-      const int ku = keys[u]; /* one address for the warp: a broadcast */
-#pragma unroll
-      for (int i = 0; i < LA_SCHED_NI; ++i) rank[i] += ku > key[i];
-    }
-#pragma unroll
-    for (int i = 0; i < LA_SCHED_NI; ++i) {
-      const int t = lane + 32 * i;
-      if (t >= nw) continue;
+    for (int t = lane; t < nw; t += 32) {
+      const int kt = keys[t];
+      int rank = 0;
+      for (int u = 0; u < nw; u += 4) {
+        const int4 k = *(const int4 *)(keys + u); /* one address for the warp: a broadcast */
+        rank += (k.x > kt) + (k.y > kt) + (k.z > kt) + (k.w > kt);
+      }
       if (r == last) {
-        aux[LA_AUX_LAST + rank[i]] = t;
+        aux[LA_AUX_LAST + rank] = t;
       } else {
-        const int b = ((last - 1 - r) & 1) ? rank[i] : G - 1 - rank[i]; /* nw == G here */
-        atomicAdd(&aux[b], cost[i]);
+        const int b = ((last - 1 - r) & 1) ? rank : G - 1 - rank; /* nw == G here */
+        atomicAdd(&aux[b], kt >> 9); /* the cost (Tk for a must-do q-tile) */
         if (b == (int)blockIdx.x) list[r] = w0 + t;
       }
     }
@@ -1453,8 +1449,9 @@ __global__ void __launch_bounds__(LA_THREADS, 1)
   using L = la_layout<D>;
   static_assert(!MC || L::STAGES % 2 == 0, "LA_MCAST: a stage's issuer is its index's parity");
 #if LA_VER >= 14
-  static_assert(LA_THREADS / 32 * LA_SCR_BYTES <= L::STAGES * L::KV_BYTES,
-                "v14's schedule scratch fits the K ring");
+  static_assert(LA_THREADS / 32 * LA_SCR_BYTES <= 2 * L::STAGES * L::KV_BYTES
+                    && L::V_OFF == L::K_OFF + L::STAGES * L::KV_BYTES,
+                "v14's schedule scratch fits the K and V rings");
 #endif
   extern __shared__ __align__(1024) uint8_t la_smem_raw[];
   const uint32_t raw = la_smem_u32(la_smem_raw);
