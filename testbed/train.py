@@ -292,6 +292,10 @@ def main(argv=None, started: float = 0.0) -> int:
                          "device_s": f"{device_s0 + time.time() - started:.1f}"})
     fcsv.close()
     if not lead:
+        # wait for rank 0's saving, then leave together: a rank that tore its gloo group down
+        # while rank 0 still held the connection aborted once at exit ("terminate called
+        # without an active exception", exit -6, a fresh-clone `make test` of 2026-11-27)
+        torch.distributed.barrier()
         torch.distributed.destroy_process_group()
         return 0
 
@@ -328,6 +332,7 @@ def main(argv=None, started: float = 0.0) -> int:
           f" ({samples} samples, {meta['gpu_seconds']:.0f} GPU-s), last loss "
           f"{meta['last_loss']}", flush=True)
     if world > 1:
+        torch.distributed.barrier()  # the other ranks wait here for the files above
         torch.distributed.destroy_process_group()
     return 0
 
