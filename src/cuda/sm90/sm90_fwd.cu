@@ -42,7 +42,8 @@
  *   at D=128 / D=64 (cause not found: the copy's loads are batched) and the bigger callee moved the
  *   kernel's register allocation: the D=64 consumers ran 1.5-4 % slower, dense included. This
  *   second form (cp.async copy, keys in shared memory) leaves D=64 as it was (dense 0.988 of v13)
- *   but ranks 2.4-3.3x slower than v13 still; net within +-1 % of v13 (one A/B).
+ *   but ranks 2.2-3.3x slower than v13 still (a rank loop over int4 keys did not change that);
+ *   net within +-1.4 % of v13 (two A/Bs).
  * - v13 (default), v11 plus: the longest-first ranking by every warp of the CTA at once, one
  *   round per warp, as a radix select of the CTA's own item (la_rank_round: no shared memory, no
  *   barrier per round) instead of all threads walking the rounds one after another with two
@@ -715,18 +716,30 @@ __device__ __noinline__ void la_schedule(const la_sm90_params_t &pr, int *list) 
       keys[t] = t < nw ? ct * 512 + (511 - t) : -1; /* -1: padding to a multiple of 4 */
     }
     __syncwarp();
-    for (int t = lane; t < nw; t += 32) {
-      const int kt = keys[t];
-      int rank = 0;
-      for (int u = 0; u < nw; u += 4) {
-        const int4 k = *(const int4 *)(keys + u); /* one address for the warp: a broadcast */
-        rank += (k.x > kt) + (k.y > kt) + (k.z > kt) + (k.w > kt);
-      }
+    /* every key of the round read once per warp (int4 broadcasts, several in flight) and
+     * compared with the lane's LA_SCHED_NI keys (-1 for none: it never counts) */
+    int kt[LA_SCHED_NI], rank[LA_SCHED_NI];
+#pragma unroll
+    for (int i = 0; i < LA_SCHED_NI; ++i) {
+      kt[i] = lane + 32 * i < nw ? keys[lane + 32 * i] : -1;
+      rank[i] = 0;
+    }
+#pragma unroll 4
+    for (int u = 0; u < nw; u += 4) {
+      const int4 k = *(const int4 *)(keys + u); /* one address for the warp: a broadcast */
+#pragma unroll
+      for (int i = 0; i < LA_SCHED_NI; ++i)
+        rank[i] += (k.x > kt[i]) + (k.y > kt[i]) + (k.z > kt[i]) + (k.w > kt[i]);
+    }
+#pragma unroll
+    for (int i = 0; i < LA_SCHED_NI; ++i) {
+      const int t = lane + 32 * i;
+      if (t >= nw) continue;
       if (r == last) {
-        aux[LA_AUX_LAST + rank] = t;
+        aux[LA_AUX_LAST + rank[i]] = t;
       } else {
-        const int b = ((last - 1 - r) & 1) ? rank : G - 1 - rank; /* nw == G here */
-        atomicAdd(&aux[b], kt >> 9); /* the cost (Tk for a must-do q-tile) */
+        const int b = ((last - 1 - r) & 1) ? rank[i] : G - 1 - rank[i]; /* nw == G here */
+        atomicAdd(&aux[b], kt[i] >> 9); /* the cost (Tk for a must-do q-tile) */
         if (b == (int)blockIdx.x) list[r] = w0 + t;
       }
     }
