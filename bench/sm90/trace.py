@@ -39,12 +39,12 @@ def read_trace(lib, clear):
 
 
 def read_cta(lib, clear):
-    buf = (ctypes.c_longlong * (1024 * 8))()
+    buf = (ctypes.c_longlong * (1024 * 16))()
     f = lib.l.la_sm90_trace_cta_get
     f.argtypes = [ctypes.c_void_p, ctypes.c_int]
     f.restype = ctypes.c_int
     assert f(buf, 1 if clear else 0) == 0, "la_sm90_trace_cta_get failed"
-    return torch.tensor(list(buf), dtype=torch.int64).reshape(1024, 8)
+    return torch.tensor(list(buf), dtype=torch.int64).reshape(1024, 16)
 
 
 def summarize_ctas(c):
@@ -67,6 +67,11 @@ def summarize_ctas(c):
                            100.0 * (span - float(end.double().mean())) / span))
     print("   CTA work: tiles %s; items %s; ranking %s us; rate %s tiles/us" % (
         q(tiles), q(c[:, 6].double()), q((c[:, 1] - c[:, 0]).double() / 1e3), q(rate)))
+    if int(c[:, 13].max()) > 0:  # -DLA_SM90_V14: warp 0's schedule phases (kcycles, median CTA)
+        ph = [float(c[:, 8 + i].double().median()) / 1e3 for i in range(5)]
+        print("   v14 schedule, warp 0 (%d rounds): copy+sums %.1f, keys %.1f, ranks %.1f, "
+              "assignment %.1f, wait at the barrier %.1f kcycles" % (
+                  int(c[:, 13].median()), *ph))
     last = int(end.argmax())
     print("   last CTA: index %d on SM %d, %d tiles, rate %.4g (median rate %.4g)" % (
         last, int(c[last, 5]), int(c[last, 4]), float(rate[last]), float(rate.median())))

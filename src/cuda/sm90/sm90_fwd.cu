@@ -188,9 +188,12 @@ __device__ __forceinline__ long long la_clk(void) {
   } while (0)
 /* Per CTA (all of them, up to LA_TR_ALL): %globaltimer (ns, one clock for every SM) at the
  * start, after the ranking, at each consumer warpgroup's end (2, 3); 4: tiles of consumer 0;
- * 5: %smid; 6: items. When each CTA ends and why (bench/sm90/trace.py, "CTA ends"). */
+ * 5: %smid; 6: items. When each CTA ends and why (bench/sm90/trace.py, "CTA ends"). 8-13: v14's
+ * schedule, warp 0's %clock64 cycles in its rounds' mask copy and sums, keys, ranks,
+ * assignment, the wait at the barrier after its last round, and its rounds. */
 #define LA_TR_ALL 1024
-__device__ long long la_trace_cta[LA_TR_ALL * 8];
+#define LA_TR_CTA_SLOTS 16
+__device__ long long la_trace_cta[LA_TR_ALL * LA_TR_CTA_SLOTS];
 __device__ __forceinline__ long long la_gtime(void) {
   long long t;
   asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t)::"memory");
@@ -203,12 +206,12 @@ __device__ __forceinline__ unsigned la_smid(void) {
 }
 #define LA_TRA(slot, val)                                                  \
   do {                                                                     \
-    if (blockIdx.x < LA_TR_ALL) la_trace_cta[blockIdx.x * 8 + (slot)] = (val); \
+    if (blockIdx.x < LA_TR_ALL) la_trace_cta[blockIdx.x * LA_TR_CTA_SLOTS + (slot)] = (val); \
   } while (0)
 extern "C" int la_sm90_trace_cta_get(long long *dst, int clear) {
   cudaError_t e = cudaMemcpyFromSymbol(dst, la_trace_cta, sizeof la_trace_cta);
   if (e == cudaSuccess && clear) {
-    static long long zero[LA_TR_ALL * 8];
+    static long long zero[LA_TR_ALL * LA_TR_CTA_SLOTS];
     e = cudaMemcpyToSymbol(la_trace_cta, zero, sizeof zero);
   }
   return (int)e;
@@ -706,16 +709,33 @@ __device__ __noinline__ void la_schedule(const la_sm90_params_t &pr, int *list) 
   __syncthreads();
   uint32_t *buf = (uint32_t *)(scratch + warp * LA_SCR_BYTES);
   int *keys = (int *)(buf + LA_SCR_WORDS); /* costs, then keys (16-byte aligned) */
+#if LA_TRACE
+  long long tph[5] = {0, 0, 0, 0, 0}, tc = LA_CLK(), tn; /* warp 0's phases (la_trace_cta) */
+  int nr_w = 0;
+#define LA_TPH(i)            \
+  do {                       \
+    tn = LA_CLK();           \
+    tph[i] += tn - tc;       \
+    tc = tn;                 \
+  } while (0)
+#else
+#define LA_TPH(i) ((void)0)
+#endif
   for (int r = warp; r < rounds; r += LA_THREADS / 32) {
     const int w0 = r * G, nw = items - w0 < G ? items - w0 : G;
     la_round_costs(pr.rmask + (int64_t)w0 * W, nw, W, lane, buf, keys);
     __syncwarp();
+    LA_TPH(0);
+#if LA_TRACE
+    ++nr_w;
+#endif
     for (int t = lane; t < ((nw + 3) & ~3); t += 32) {
       int ct = t < nw ? keys[t] : 0;
       if (pr.nmq && t < nw && la_must_q_tile(pr, (w0 + t) % pr.Tq)) ct = pr.Tk;
       keys[t] = t < nw ? ct * 512 + (511 - t) : -1; /* -1: padding to a multiple of 4 */
     }
     __syncwarp();
+    LA_TPH(1);
     /* every key of the round read once per warp (int4 broadcasts, several in flight) and
      * compared with the lane's LA_SCHED_NI keys (-1 for none: it never counts) */
     int kt[LA_SCHED_NI], rank[LA_SCHED_NI];
@@ -731,6 +751,7 @@ __device__ __noinline__ void la_schedule(const la_sm90_params_t &pr, int *list) 
       for (int i = 0; i < LA_SCHED_NI; ++i)
         rank[i] += (k.x > kt[i]) + (k.y > kt[i]) + (k.z > kt[i]) + (k.w > kt[i]);
     }
+    LA_TPH(2);
 #pragma unroll
     for (int i = 0; i < LA_SCHED_NI; ++i) {
       const int t = lane + 32 * i;
@@ -744,8 +765,17 @@ __device__ __noinline__ void la_schedule(const la_sm90_params_t &pr, int *list) 
       }
     }
     __syncwarp(); /* keys and buf are rewritten for the warp's next round */
+    LA_TPH(3);
   }
   __syncthreads();
+  LA_TPH(4);
+#if LA_TRACE
+  if (threadIdx.x == 0) {
+    for (int i = 0; i < 5; ++i) LA_TRA(8 + i, tph[i]);
+    LA_TRA(13, nr_w);
+  }
+#endif
+#undef LA_TPH
   const int nwl = items - last * G;
   if (warp == 0 && (int)blockIdx.x < nwl) {
     const int me = aux[blockIdx.x];
