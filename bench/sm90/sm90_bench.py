@@ -451,7 +451,7 @@ def ab_bench(lib, ab, seed, rep_ms=800, dev="cuda", alt=None, shapes=AB_SHAPES,
                 elif paired(name):
                     r["vs_" + w] = r[w] / (d * r["dense_" + w])
                 else:  # with marking, or on the stride: against the same density's row
-                    base = res.get(name[:6])
+                    base = res.get(name.split()[0])
                     r["vs_" + w] = r[w] / base[w] if base else float("nan")
         ws = ("new", "prev") + (() if alt is None else ("alt",))
         print("RESULT (%d, %d, %d) %s" % (H, S, D, "; ".join(

@@ -37,13 +37,11 @@
  *   la_schedule rewritten: each warp copies its rounds' read-mask rows into shared memory
  *   (coalesced), ranks every item of the round, sums the CTAs' loads over the snake rounds and
  *   matches the last round's items to those CTAs heaviest to least loaded (v13's snake leaves
- *   1.4-7 % of a sparse launch idle behind its last CTAs). Measured: the idle tail down (3.5 %
- *   from 5.0 % at H=12 S=32760 D=128 d = 0.25), but the ranking ran 2.6x / 5x slower than v13's
- *   at D=128 / D=64 (cause not found: the copy's loads are batched) and the bigger callee moved the
- *   kernel's register allocation: the D=64 consumers ran 1.5-4 % slower, dense included. This
- *   second form (cp.async copy, keys in shared memory) leaves D=64 as it was (dense 0.988 of v13)
- *   but ranks 2.2-3.3x slower than v13 still (a rank loop over int4 keys did not change that);
- *   net within +-1.4 % of v13 (two A/Bs).
+ *   1.4-7 % of a sparse launch idle behind its last CTAs). Measured (this form: cp.async copy,
+ *   keys in shared memory, an int4 rank loop): the idle tail down (3.8 % from 5.0 % at H=12
+ *   S=32760 D=128 d = 0.25), every row within +-1.4 % of v13, but the ranking 2.2-2.9x slower
+ *   than v13's, cause not found. An earlier form with a larger callee moved the kernel body's
+ *   register allocation (D=64 1.5-4 % slower, dense included).
  * - v13 (default), v11 plus: the longest-first ranking by every warp of the CTA at once, one
  *   round per warp, as a radix select of the CTA's own item (la_rank_round: no shared memory, no
  *   barrier per round) instead of all threads walking the rounds one after another with two
@@ -562,7 +560,7 @@ __device__ __noinline__ void la_schedule(const la_sm90_params_t &pr, int *list) 
 }
 #endif
 
-#if LA_VER >= 13
+#if LA_VER == 13
 /* The 128-byte lines of `words` words from p into L1, a line per lane at a time (a hint). */
 __device__ __forceinline__ void la_prefetch_l1_block(const uint32_t *p, int words, int lane) {
   const uintptr_t a = (uintptr_t)p & ~(uintptr_t)127, e = (uintptr_t)(p + words);
@@ -630,14 +628,13 @@ __device__ __forceinline__ void la_rank_round(const la_sm90_params_t &pr, int *l
   if (lane == 0) list[r] = w0 + (511 - (int)(prefix & 511u));
 }
 
-#if LA_VER == 13
 /* v13's ranking: warp w ranks rounds w, w + 12, ... (a launch costs ~rounds / 12 selects).
  * Not inlined, like v7's: its code then leaves the consumers' schedule as it was. */
 __device__ __noinline__ void la_schedule(const la_sm90_params_t &p, int *list) {
   for (int r = threadIdx.x / 32; r * (int)gridDim.x < (int)p.items; r += LA_THREADS / 32)
     la_rank_round(p, list, r, threadIdx.x % 32, LA_THREADS / 32);
 }
-#else
+#elif LA_VER >= 14
 /* v14's schedule. Shared memory: list[LA_MAX_LIST] (this CTA's item of each round), then
  * aux[LA_THREADS]: the CTAs' loads aux[0, G), the last round's item of each rank aux[160, 160 +
  * nw); per warp a scratch of LA_SCR_BYTES in the K and V rings (free until the producer starts,
@@ -697,8 +694,8 @@ __device__ __forceinline__ void la_round_costs(const uint32_t *rm, int nw, int W
 extern __shared__ __align__(1024) uint8_t la_smem_raw[];
 template <int D>
 __device__ __noinline__ void la_schedule(const la_sm90_params_t &pr, int *list) {
-  /* the scratch: the K ring (found here, not passed: an argument more changed the kernel's
-   * register allocation around the call and, with it, the consumers' code) */
+  /* the scratch: the K and V rings (found here, not passed: an argument more changed the
+   * kernel's register allocation around the call and, with it, the consumers' code) */
   uint8_t *scratch = la_smem_raw + ((la_smem_u32(la_smem_raw) + 1023u) & ~1023u)
                      - la_smem_u32(la_smem_raw) + la_layout<D>::K_OFF;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -788,7 +785,6 @@ __device__ __noinline__ void la_schedule(const la_sm90_params_t &pr, int *list) 
     if (lane == 0) list[last] = last * G + aux[LA_AUX_LAST + below];
   }
 }
-#endif
 #endif
 
 /* The n-th work item of this CTA: from its longest-first list, or a static stride. */
@@ -1817,15 +1813,12 @@ extern "C" liteattn_status_t la_sm90_fwd_variant(const la_plan_t *p, liteattn_st
     pm.items = prm.items / prm.Tq * ((prm.Tq + 1) / 2); /* pairs */
     pm.lpt = 0;
     int launched = 0;
-    liteattn_status_t st;
+    liteattn_status_t st = LITEATTN_OK;
     if (p->D == 128)
       st = f16 ? la_launch_mc<128, 1>(pm, cs, &launched) : la_launch_mc<128, 0>(pm, cs, &launched);
 #if LA_MCAST >= 2
     else
       st = f16 ? la_launch_mc<64, 1>(pm, cs, &launched) : la_launch_mc<64, 0>(pm, cs, &launched);
-#else
-    else
-      st = LITEATTN_OK; /* not reached: D=64 stays unclustered */
 #endif
     if (st != LITEATTN_OK || launched) return st;
   }
