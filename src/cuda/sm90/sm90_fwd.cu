@@ -111,19 +111,16 @@
 #ifndef LA_OTMA
 #define LA_OTMA 0
 #endif
-/* LA_MCAST (opt-in: 1 D=128, 2 D=64 as well; default 0): calls without a read mask
- * and without marking run on clusters of 2 CTAs that take adjacent q-tiles (2p, 2p + 1) of one
- * head together and share every K/V load (TMA multicast; each CTA's producer issues every other
- * stage; a stage is free when both CTAs' consumers released it). Both CTAs walk q-tile 2p's visit
- * order: the order only decides marking, which these calls do not do; the outputs differ from the
- * spec's order by rounding only (the CPU-spec check's tolerance). Halves the L2-to-SM traffic per
- * FLOP of dense calls (NOTES.md, "K/V multicast across a CTA pair"). Measured on the H100 against
- * the unclustered kernel, dense: D=128 -0.7 % (H=12 S=32760), -1.6 % (H=40 S=75600), -1.7 % (H=24
- * S=118800); D=64 (H=48 S=17776) +1.0 % and -1.2 % in two runs (LA_MCAST=1 leaves D=64
- * unclustered). NOT the default: q-tile 2p + 1 visits in 2p's order, not its own, so its O
- * differs from the spec order's in rounding, and tests/gpu's "marking at thr = -inf gives the
- * dense run's O bit for bit" fails with it (H100, 2026-11-27); the spec-exact pairing (one-slot
- * lag, NOTES.md) is the version to ship. */
+/* LA_MCAST (opt-in: 1 D=128, 2 D=64 as well; default 0): calls without a read mask and without
+ * marking, with Sq == Sk, run on clusters of 2 CTAs that take adjacent q-tiles (2p, 2p + 1) of
+ * one head together and share the K/V loads (TMA multicast; each CTA's producer issues every
+ * other slot; a stage is free when both CTAs' consumers released it). Each CTA walks its own
+ * q-tile's spec visit order: rank 1's is rank 0's one tile later, so rank 1 runs one ring slot
+ * behind in the sequence (la_pair_item) and only the slot where rank 0 starts an item is loaded
+ * twice (Tk + 1 loads per pair instead of 2 Tk). The first prototype (both CTAs in q-tile 2p's
+ * order; not spec-exact, failed tests/gpu's bitwise "marking at thr = -inf == dense") measured
+ * dense D=128 -0.7 % (H=12 S=32760), -1.6 % (H=40 S=75600), -1.7 % (H=24 S=118800) on the H100
+ * (NOTES.md, "K/V multicast across a CTA pair"). */
 #ifndef LA_MCAST
 #define LA_MCAST 0
 #endif
@@ -799,7 +796,14 @@ __device__ __forceinline__ int64_t la_my_items(const la_sm90_params_t &p) {
 /* LA_MCAST: work items are pairs (b, hq, q-tiles 2p and 2p + 1); cluster c of gridDim.x / 2
  * takes pairs c, c + clusters, ...; rank r of the cluster takes q-tile 2p + r (q-tile Tq when Tq
  * is odd: a row past Sq, whose Q the producer loads from q-tile Tq - 1 and whose O and LSE are
- * never stored) in q-tile 2p's visit order. */
+ * never stored), each in its own spec visit order. The host takes this path only for Sq == Sk
+ * (and BM == BN), where q-tile qt's first tile is qt: rank 1's order (a+1, ..., Tk-1, 0, ..., a)
+ * is rank 0's (a, a+1, ..., a-1) one tile later. Both CTAs count one shared sequence of ring
+ * slots: rank 1 starts with one empty slot (the "bubble": its producer completes the stage's
+ * full barriers without a load, its consumers release the stage unread), so at every slot both
+ * CTAs hold the same key tile, except where rank 0 starts an item (tile a) and rank 1 ends its
+ * previous one (its tile a'): those slots each CTA loads for itself; all others are loaded once,
+ * multicast to both. Each CTA keeps its own order, so O, LSE (and the rounding) are the spec's. */
 template <int MC>
 __device__ __forceinline__ int64_t la_my_items_mc(const la_sm90_params_t &p) {
   if constexpr (!MC) return la_my_items(p);
@@ -814,6 +818,17 @@ __device__ __forceinline__ int64_t la_pair_item(const la_sm90_params_t &p, int64
   return (pair / Tqp) * p.Tq + 2 * (pair % Tqp);
 }
 
+/* LA_MCAST: rank r's row of the pair whose q-tile 2p `it` holds: q-tile 2p + r, rank 1 starting
+ * its visit order one tile after rank 0 (la_diag_tile of 2p + 1 for Sq == Sk, and the same
+ * rotation for the phantom q-tile Tq). */
+__device__ __forceinline__ void la_pair_rank(const la_sm90_params_t &p, la_item_t &it, int r) {
+  if (r == 0) return;
+  it.qt += 1;
+  it.diag = it.diag + 1 == p.Tk ? 0 : it.diag + 1;
+  it.must_q = it.qt < p.Tq && la_must_q_tile(p, it.qt);
+  it.all = !p.rmask || it.must_q;
+}
+
 /* Producer: one thread walks the work items and the visit order and issues the TMA loads. */
 template <int D, int MC = 0>
 __device__ __forceinline__ void la_producer(const la_sm90_params_t &p, uint32_t sbase,
@@ -825,11 +840,19 @@ __device__ __forceinline__ void la_producer(const la_sm90_params_t &p, uint32_t 
   la_tma_prefetch_map(&p.tv);
   uint32_t kcount = 0, qcount = 0;
   const uint32_t rank = MC ? la_cluster_rank() : 0u;
+  if constexpr (MC) {
+    if (rank == 1u) {
+      /* the bubble: slot 0 completes its full barriers' first phase with no bytes */
+      la_mbar_arrive(bar.full_k(0));
+      la_mbar_arrive(bar.full_v(0));
+      kcount = 1;
+    }
+  }
   for (int64_t n = 0, nmy = la_my_items_mc<MC>(p); n < nmy; ++n) {
     LA_TR(n, 24, LA_CLK());
     const int64_t item = MC ? la_pair_item(p, n) : la_nth_item(p, list, n);
     la_item_t it = la_item_decode(p, item);
-    if constexpr (MC) it.qt += (int)rank;
+    if constexpr (MC) la_pair_rank(p, it, (int)rank);
     int j = la_visit_next(p, it);
     LA_TR(n, 25, LA_CLK());
     if (j < 0) continue; /* empty row: no loads; the consumers write O = 0, LSE = -inf */
@@ -846,21 +869,35 @@ __device__ __forceinline__ void la_producer(const la_sm90_params_t &p, uint32_t 
                    (MC && it.qt == p.Tq ? it.qt - 1 : it.qt) * LA_BM, 0, it.hq, it.b,
                    LA_L2_EVICT_FIRST);
     /* Stage s of the K or V ring (ring offset off) gets key tile j, its full barrier `full` the
-     * bytes. LA_MCAST: both CTAs walk the same sequence, so kcount agrees; even stages come from
-     * rank 0, odd ones from rank 1, into both CTAs (each sets its own expected bytes here). */
-    auto load_kv = [&](uint32_t off, const CUtensorMap *map, uint32_t full, uint32_t s, int j) {
+     * bytes. LA_MCAST: kcount is the shared slot number (see la_pair_item); a shared slot of even
+     * number comes from rank 0, of odd number from rank 1, into both CTAs (each sets its own
+     * expected bytes here); an unshared one (`mine`) each CTA loads for itself. */
+    int first = 1; /* LA_MCAST: j is the item's first tile */
+    (void)first;
+    auto load_kv = [&](uint32_t off, const CUtensorMap *map, uint32_t full, uint32_t s, int j,
+                       int mine) {
       la_mbar_arrive_tx(full, L::KV_BYTES);
       if constexpr (MC) {
-        if (((kcount - 1) & 1u) == rank)
+        if (mine)
+          la_tma_load_5d(sbase + off + s * L::KV_BYTES, map, full, 0, j * LA_BN, 0, it.hk, it.b,
+                         LA_KV_POLICY);
+        else if (((kcount - 1) & 1u) == rank)
           la_tma_load_5d_mc(sbase + off + s * L::KV_BYTES, map, full, 0, j * LA_BN, 0, it.hk,
                             it.b, (uint16_t)3, LA_KV_POLICY);
       } else {
+        (void)mine;
         la_tma_load_5d(sbase + off + s * L::KV_BYTES, map, full, 0, j * LA_BN, 0, it.hk, it.b,
                        LA_KV_POLICY);
       }
     };
     for (int jn; j >= 0; j = jn) {
       jn = la_visit_next(p, it);
+      /* LA_MCAST: rank 0's first tile and rank 1's last are not the peer's tile of that slot */
+      int mine = 0;
+      if constexpr (MC) {
+        mine = rank == 0u ? first : jn < 0;
+        first = 0;
+      }
       const uint32_t s = kcount % L::STAGES, ph = (kcount / L::STAGES) & 1u;
       ++kcount;
 #if LA_TRACE
@@ -874,7 +911,7 @@ __device__ __forceinline__ void la_producer(const la_sm90_params_t &p, uint32_t 
        * consumer warp reads it after the stage's full barrier and before its own arrive on the
        * stage's empty barrier, so it is not overwritten while in use. */
       if (LA_PUBJ) slots[s] = (uint32_t)j | (jn < 0 ? LA_LAST_BIT : 0u);
-      load_kv(L::K_OFF, &p.tk, bar.full_k(s), s, j);
+      load_kv(L::K_OFF, &p.tk, bar.full_k(s), s, j, mine);
 #if LA_TRACE
       tt = la_clk();
 #endif
@@ -882,7 +919,7 @@ __device__ __forceinline__ void la_producer(const la_sm90_params_t &p, uint32_t 
 #if LA_TRACE
       twv += la_clk() - tt;
 #endif
-      load_kv(L::V_OFF, &p.tv, bar.full_v(s), s, j);
+      load_kv(L::V_OFF, &p.tv, bar.full_v(s), s, j, mine);
     }
     LA_TR(n, 27, twk);
     LA_TR(n, 28, twv);
@@ -984,11 +1021,23 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
 #else
 #define LA_TRC(slot, val) ((void)0)
 #endif
+  if constexpr (MC) {
+    if (peer == 0u) {
+      /* rank 1's bubble (la_pair_item): slot 0 holds nothing for this CTA; its full barriers
+       * complete without bytes, and the stage is released (here and to rank 0, its issuer) */
+      la_mbar_wait(bar.full_k(0), 0);
+      release_k(0);
+      la_mbar_wait(bar.full_v(0), 0);
+      if (lt == 0) la_mbar_arrive(bar.empty_v(0));
+      release_peer(bar.empty_v(0), 0);
+      kcount = 1;
+    }
+  }
   for (int64_t n = 0, nmy = la_my_items_mc<MC>(p); n < nmy; ++n) {
     LA_TRC(0, LA_CLK());
     const int64_t item = MC ? la_pair_item(p, n) : la_nth_item(p, list, n);
     la_item_t it = la_item_decode(p, item);
-    if constexpr (MC) it.qt += (int)(peer ^ 1u);
+    if constexpr (MC) la_pair_rank(p, it, (int)(peer ^ 1u));
 #if LA_TRACE
     long long twk = 0, twv = 0, tt, ntl = 0;
 #endif
@@ -1806,8 +1855,10 @@ extern "C" liteattn_status_t la_sm90_fwd_variant(const la_plan_t *p, liteattn_st
   cudaStream_t cs = (cudaStream_t)stream;
   const int f16 = p->dtype == LITEATTN_DTYPE_FP16, pp = variant.pingpong;
 #if LA_MCAST
-  /* no read mask, no marking, the pingpong persistent variant: pairs of q-tiles on clusters */
-  if (!prm.rmask && !prm.wmask && pp && variant.persistent && prm.Tq >= 2
+  /* no read mask, no marking, the pingpong persistent variant, Sq == Sk (q-tile qt's visit order
+   * starts at tile qt, so q-tile 2p + 1's is 2p's one tile later): pairs of q-tiles on clusters */
+  static_assert(LA_BM == LA_BN, "LA_MCAST pairs rows whose visit orders are one tile apart");
+  if (!prm.rmask && !prm.wmask && pp && variant.persistent && prm.Tq >= 2 && prm.Sq == prm.Sk
       && (p->D == 128 || LA_MCAST >= 2)) {
     la_sm90_params_t pm = prm;
     pm.items = prm.items / prm.Tq * ((prm.Tq + 1) / 2); /* pairs */
