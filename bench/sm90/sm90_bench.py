@@ -153,11 +153,11 @@ MODES = [
 ]
 
 
-def check(lib, seed, quick, only=None):
+def check(lib, seed, quick, only=None, variant=None):
     dev = "cuda"
     gen = torch.Generator().manual_seed(seed)
     fails = 0
-    variants = [(1, 2), (0, 2), (1, 1), (0, 0)]
+    variants = [variant] if variant else [(1, 2), (0, 2), (1, 1), (0, 0)]
     n = 0
     for case in CASES:
         name, B, Sq, Sk, Hq, Hkv, D, layout, dt = case
@@ -498,6 +498,8 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--only", default="", help="comma-separated case names to check")
+    ap.add_argument("--variant", default="",
+                    help="PP,PERSIST: every checked run with this variant (default: rotate)")
     ap.add_argument("--ab", default="", help="another build of the bridge to time beside LIB")
     ap.add_argument("--alt", default="", help="a third build for --ab-bench (optional)")
     ap.add_argument("--ab-shapes", default="",
@@ -511,7 +513,8 @@ def main():
     print("device:", torch.cuda.get_device_name(), "seed:", a.seed, flush=True)
     fails = 0
     if a.check:
-        fails = check(lib, a.seed, a.quick, [c for c in a.only.split(",") if c])
+        fails = check(lib, a.seed, a.quick, [c for c in a.only.split(",") if c],
+                      tuple(int(x) for x in a.variant.split(",")) if a.variant else None)
         print("check: %d failures" % fails, flush=True)
     if a.ab_bench and fails == 0:
         if not a.ab:

@@ -1502,7 +1502,13 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
       } else {
         if (visits) la_bar_sync(LA_NB_MARK, 256);
         for (int w = lt; w < p.W; w += 128) {
-          p.wmask[item * p.W + w] = visits ? kept[w] : 0u;
+          if constexpr (MC) {
+            /* LA_MCAST: this CTA's row is the pair's q-tile 2p + rank; the phantom row
+             * (q-tile Tq) has none */
+            if (it.qt < p.Tq) p.wmask[(item + (it.qt & 1)) * p.W + w] = visits ? kept[w] : 0u;
+          } else {
+            p.wmask[item * p.W + w] = visits ? kept[w] : 0u;
+          }
           if (visits) kept[w] = 0;
         }
       }
@@ -1510,7 +1516,11 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
       la_flush(kept, kw, kbits, lane);
       la_bar_sync(LA_NB_MARK, 256);
       for (int w = tid; w < p.W; w += 256) {
-        p.wmask[item * p.W + w] = kept[w];
+        if constexpr (MC) {
+          if (it.qt < p.Tq) p.wmask[(item + (it.qt & 1)) * p.W + w] = kept[w];
+        } else {
+          p.wmask[item * p.W + w] = kept[w];
+        }
         kept[w] = 0;
       }
     }
@@ -1747,12 +1757,12 @@ static liteattn_status_t la_launch(const la_sm90_params_t &prm, int grid, cudaSt
 /* LA_MCAST: clusters of 2 over the pairs in prm.items, as many clusters as fit at once (up to
  * the pairs); a persistent grid of clusters. *launched = 0 (and LITEATTN_OK) when no cluster of 2
  * fits: the caller runs the unclustered kernel. */
-template <int D, int F16>
+template <int D, int F16, int MARK>
 static liteattn_status_t la_launch_mc(const la_sm90_params_t &prm, cudaStream_t stream,
                                       int *launched) {
   *launched = 0;
   using L = la_layout<D>;
-  auto kern = la_sm90_kernel<D, F16, 1, 0, 1>;
+  auto kern = la_sm90_kernel<D, F16, 1, MARK, 1>;
   cudaError_t e = cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, L::ALLOC);
   if (e != cudaSuccess)
     return la_error(LITEATTN_ERR_CUDA, "sm90: allowing %d bytes of shared memory: %s", L::ALLOC,
@@ -1855,21 +1865,29 @@ extern "C" liteattn_status_t la_sm90_fwd_variant(const la_plan_t *p, liteattn_st
   cudaStream_t cs = (cudaStream_t)stream;
   const int f16 = p->dtype == LITEATTN_DTYPE_FP16, pp = variant.pingpong;
 #if LA_MCAST
-  /* no read mask, no marking, the pingpong persistent variant, Sq == Sk (q-tile qt's visit order
-   * starts at tile qt, so q-tile 2p + 1's is 2p's one tile later): pairs of q-tiles on clusters */
+  /* no read mask (with or without marking), the pingpong persistent variant, Sq == Sk (q-tile
+   * qt's visit order starts at tile qt, so q-tile 2p + 1's is 2p's one tile later): pairs of
+   * q-tiles on clusters */
   static_assert(LA_BM == LA_BN, "LA_MCAST pairs rows whose visit orders are one tile apart");
-  if (!prm.rmask && !prm.wmask && pp && variant.persistent && prm.Tq >= 2 && prm.Sq == prm.Sk
+  if (!prm.rmask && pp && variant.persistent && prm.Tq >= 2 && prm.Sq == prm.Sk
       && (p->D == 128 || LA_MCAST >= 2)) {
     la_sm90_params_t pm = prm;
     pm.items = prm.items / prm.Tq * ((prm.Tq + 1) / 2); /* pairs */
     pm.lpt = 0;
     int launched = 0;
     liteattn_status_t st = LITEATTN_OK;
+    const int mark = prm.wmask != NULL;
     if (p->D == 128)
-      st = f16 ? la_launch_mc<128, 1>(pm, cs, &launched) : la_launch_mc<128, 0>(pm, cs, &launched);
+      st = f16 ? (mark ? la_launch_mc<128, 1, 1>(pm, cs, &launched)
+                       : la_launch_mc<128, 1, 0>(pm, cs, &launched))
+               : (mark ? la_launch_mc<128, 0, 1>(pm, cs, &launched)
+                       : la_launch_mc<128, 0, 0>(pm, cs, &launched));
 #if LA_MCAST >= 2
     else
-      st = f16 ? la_launch_mc<64, 1>(pm, cs, &launched) : la_launch_mc<64, 0>(pm, cs, &launched);
+      st = f16 ? (mark ? la_launch_mc<64, 1, 1>(pm, cs, &launched)
+                       : la_launch_mc<64, 1, 0>(pm, cs, &launched))
+               : (mark ? la_launch_mc<64, 0, 1>(pm, cs, &launched)
+                       : la_launch_mc<64, 0, 0>(pm, cs, &launched));
 #endif
     if (st != LITEATTN_OK || launched) return st;
   }
