@@ -42,7 +42,13 @@
  *   S=32760 D=128 d = 0.25), every row within +-1.4 % of v13, but the ranking 2.2-2.9x slower
  *   than v13's, cause not found. An earlier form with a larger callee moved the kernel body's
  *   register allocation (D=64 1.5-4 % slower, dense included).
- * - v13 (default), v11 plus: the longest-first ranking by every warp of the CTA at once, one
+ * - v15 (default): v13's kernel body and schedule, plus the spec-exact CTA-pair K/V multicast
+ *   for calls without a read mask at D=128 (LA_MCAST below: clusters of 2 CTAs take q-tiles 2p
+ *   and 2p + 1, each in its own visit order, rank 1 one ring slot behind, every K/V tile but one
+ *   per item loaded once for both). H100, paired against v13: dense 0.971-0.973 at the three
+ *   D=128 production shapes, marking with nothing skipped the same ratio to its dense as v13,
+ *   read-mask calls unchanged (they run v13's path). -DLA_SM90_V13 builds v13.
+ * - -DLA_SM90_V13, v11 plus: the longest-first ranking by every warp of the CTA at once, one
  *   round per warp, as a radix select of the CTA's own item (la_rank_round: no shared memory, no
  *   barrier per round) instead of all threads walking the rounds one after another with two
  *   __syncthreads each (v11: 60 / 125 kcycles before any work at D=128 / D=64, d = 0.25).
@@ -111,7 +117,8 @@
 #ifndef LA_OTMA
 #define LA_OTMA 0
 #endif
-/* LA_MCAST (opt-in: 1 D=128, 2 D=64 as well; default 0): calls without a read mask and without
+/* LA_MCAST (v15's default 1: D=128; 2: D=64 as well; 0: off, as -DLA_SM90_V13 and the older
+ * versions build it): calls without a read mask and without
  * marking, with Sq == Sk, run on clusters of 2 CTAs that take adjacent q-tiles (2p, 2p + 1) of
  * one head together and share the K/V loads (TMA multicast; each CTA's producer issues every
  * other slot; a stage is free when both CTAs' consumers released it). Each CTA walks its own
@@ -122,7 +129,11 @@
  * dense D=128 -0.7 % (H=12 S=32760), -1.6 % (H=40 S=75600), -1.7 % (H=24 S=118800) on the H100
  * (NOTES.md, "K/V multicast across a CTA pair"). */
 #ifndef LA_MCAST
+#if LA_VER == 13 && !defined(LA_SM90_V13)
+#define LA_MCAST 1
+#else
 #define LA_MCAST 0
+#endif
 #endif
 /* LA_KV_POLICY: the L2 cache hint of the K/V tile loads (experiments: -DLA_KV_POLICY=
  * 0x1000000000000000ull is evict-normal; default evict-last). */
@@ -1758,7 +1769,7 @@ static liteattn_status_t la_launch(const la_sm90_params_t &prm, int grid, cudaSt
  * the pairs); a persistent grid of clusters. *launched = 0 (and LITEATTN_OK) when no cluster of 2
  * fits: the caller runs the unclustered kernel. */
 template <int D, int F16, int MARK>
-static liteattn_status_t la_launch_mc(const la_sm90_params_t &prm, cudaStream_t stream,
+static liteattn_status_t la_launch_mc(const la_sm90_params_t &prm, cudaStream_t stream, int dev,
                                       int *launched) {
   *launched = 0;
   using L = la_layout<D>;
@@ -1779,10 +1790,18 @@ static liteattn_status_t la_launch_mc(const la_sm90_params_t &prm, cudaStream_t 
   cfg.attrs = attr;
   cfg.numAttrs = 1;
   cfg.gridDim = dim3(2, 1, 1);
-  int clusters = 0;
-  e = cudaOccupancyMaxActiveClusters(&clusters, kern, &cfg);
-  if (e != cudaSuccess) (void)cudaGetLastError(); /* only a fallback: leave no error set */
-  if (e != cudaSuccess || clusters < 1) return LITEATTN_OK;
+  /* The clusters that fit, asked once per device and kernel (a host-side query on every call
+   * would add to the per-call overhead): 0 not asked yet, -1 none fits. Racing threads store the
+   * same value. */
+  static int fits[64];
+  int clusters = dev >= 0 && dev < 64 ? fits[dev] : 0;
+  if (clusters == 0) {
+    e = cudaOccupancyMaxActiveClusters(&clusters, kern, &cfg);
+    if (e != cudaSuccess) (void)cudaGetLastError(); /* only a fallback: leave no error set */
+    if (e != cudaSuccess || clusters < 1) clusters = -1;
+    if (dev >= 0 && dev < 64) fits[dev] = clusters;
+  }
+  if (clusters < 1) return LITEATTN_OK;
   const int64_t ncl = prm.items < clusters ? prm.items : clusters;
   cfg.gridDim = dim3((unsigned)(2 * ncl), 1, 1);
   e = cudaLaunchKernelEx(&cfg, kern, prm);
@@ -1878,16 +1897,16 @@ extern "C" liteattn_status_t la_sm90_fwd_variant(const la_plan_t *p, liteattn_st
     liteattn_status_t st = LITEATTN_OK;
     const int mark = prm.wmask != NULL;
     if (p->D == 128)
-      st = f16 ? (mark ? la_launch_mc<128, 1, 1>(pm, cs, &launched)
-                       : la_launch_mc<128, 1, 0>(pm, cs, &launched))
-               : (mark ? la_launch_mc<128, 0, 1>(pm, cs, &launched)
-                       : la_launch_mc<128, 0, 0>(pm, cs, &launched));
+      st = f16 ? (mark ? la_launch_mc<128, 1, 1>(pm, cs, dev, &launched)
+                       : la_launch_mc<128, 1, 0>(pm, cs, dev, &launched))
+               : (mark ? la_launch_mc<128, 0, 1>(pm, cs, dev, &launched)
+                       : la_launch_mc<128, 0, 0>(pm, cs, dev, &launched));
 #if LA_MCAST >= 2
     else
-      st = f16 ? (mark ? la_launch_mc<64, 1, 1>(pm, cs, &launched)
-                       : la_launch_mc<64, 1, 0>(pm, cs, &launched))
-               : (mark ? la_launch_mc<64, 0, 1>(pm, cs, &launched)
-                       : la_launch_mc<64, 0, 0>(pm, cs, &launched));
+      st = f16 ? (mark ? la_launch_mc<64, 1, 1>(pm, cs, dev, &launched)
+                       : la_launch_mc<64, 1, 0>(pm, cs, dev, &launched))
+               : (mark ? la_launch_mc<64, 0, 1>(pm, cs, dev, &launched)
+                       : la_launch_mc<64, 0, 0>(pm, cs, dev, &launched));
 #endif
     if (st != LITEATTN_OK || launched) return st;
   }
