@@ -128,6 +128,15 @@
  * order; not spec-exact, failed tests/gpu's bitwise "marking at thr = -inf == dense") measured
  * dense D=128 -0.7 % (H=12 S=32760), -1.6 % (H=40 S=75600), -1.7 % (H=24 S=118800) on the H100
  * (NOTES.md, "K/V multicast across a CTA pair"). */
+/* LA_RANK_COAL (v15's default): v13's ranking reads each item's mask row with the whole warp
+ * (coalesced) instead of a row per lane (la_rank_round). */
+#ifndef LA_RANK_COAL
+#if LA_VER == 13 && !defined(LA_SM90_V13)
+#define LA_RANK_COAL 1
+#else
+#define LA_RANK_COAL 0
+#endif
+#endif
 #ifndef LA_MCAST
 #if LA_VER == 13 && !defined(LA_SM90_V13)
 #define LA_MCAST 1
@@ -596,20 +605,57 @@ __device__ __forceinline__ void la_rank_round(const la_sm90_params_t &pr, int *l
   /* The round's words are one contiguous block (nw * W words). The warp's next round (r + step)
    * has its 128-byte lines prefetched into L1 now. */
   const uint32_t *rm = pr.rmask + (int64_t)w0 * W;
+#if LA_RANK_COAL
+  /* v15: the warp's first round has all its lines requested at once too (one item is read at a
+   * time below) */
+  if (r < step) la_prefetch_l1_block(rm, nw * W, lane);
+#endif
   if (w0 + step * G < items) {
     const int nwn = items - w0 - step * G < G ? items - w0 - step * G : G;
     la_prefetch_l1_block(pr.rmask + (int64_t)(w0 + step * G) * W, nwn * W, lane);
   }
-  /* word w of the lane's items in one step: their loads are in flight together (the first
-   * step waits for L2 once, the rest mostly hit the lines it brought into L1) */
   int cost[LA_SCHED_NI];
 #pragma unroll
   for (int i = 0; i < LA_SCHED_NI; ++i) cost[i] = 0;
+#if LA_RANK_COAL
+  /* v15: the warp reads one item's row at a time, lane l its words l, l + 32, ... (one or two
+   * 128-byte lines per load instead of 32), and sums the popcounts with one warp reduction;
+   * lane t % 32 keeps item t's cost. v13 had each lane walk its own items' rows word by word:
+   * 32 lines per load, ~23 kcycles per round of the L1's wavefronts at W = 19. */
+  /* the first two words of the lane in item t's row (0 past the row), loaded one item ahead */
+  auto words2 = [&](int t) -> unsigned {
+    const uint32_t *row = rm + t * W;
+    unsigned c = lane < W ? __popc(__ldg(row + lane)) : 0u;
+    if (lane + 32 < W) c += __popc(__ldg(row + lane + 32));
+    return c;
+  };
+  unsigned cn = words2(0);
+#pragma unroll 1
+  for (int i = 0; 32 * i < nw; ++i) {
+    int ci = 0;
+    const int nu = nw - 32 * i < 32 ? nw - 32 * i : 32;
+#pragma unroll 1
+    for (int u = 0; u < nu; ++u) {
+      const int t = 32 * i + u;
+      unsigned c = cn;
+      if (t + 1 < nw) cn = words2(t + 1);
+      for (int w = lane + 64; w < W; w += 32) c += __popc(__ldg(rm + t * W + w)); /* W > 64 */
+      c = __reduce_add_sync(0xffffffffu, c);
+      if (lane == u) ci = (int)c;
+    }
+#pragma unroll
+    for (int k = 0; k < LA_SCHED_NI; ++k)
+      if (k == i) cost[k] = ci;
+  }
+#else
+  /* word w of the lane's items in one step: their loads are in flight together (the first
+   * step waits for L2 once, the rest mostly hit the lines it brought into L1) */
   for (int w = 0; w < W; ++w) {
 #pragma unroll
     for (int i = 0; i < LA_SCHED_NI; ++i)
       if (lane + 32 * i < nw) cost[i] += __popc(__ldg(rm + (lane + 32 * i) * W + w));
   }
+#endif
   uint32_t key[LA_SCHED_NI];
 #pragma unroll
   for (int i = 0; i < LA_SCHED_NI; ++i) {
