@@ -128,14 +128,13 @@
  * order; not spec-exact, failed tests/gpu's bitwise "marking at thr = -inf == dense") measured
  * dense D=128 -0.7 % (H=12 S=32760), -1.6 % (H=40 S=75600), -1.7 % (H=24 S=118800) on the H100
  * (NOTES.md, "K/V multicast across a CTA pair"). */
-/* LA_RANK_COAL (v15's default): v13's ranking reads each item's mask row with the whole warp
- * (coalesced) instead of a row per lane (la_rank_round). */
+/* LA_RANK_COAL (opt-in, -DLA_RANK_COAL=1; tried for v15 and lost): v13's ranking reads each
+ * item's mask row with the whole warp (coalesced), one warp reduction per item, one item loaded
+ * ahead, instead of a row per lane (la_rank_round). H100 against v13 (ab.sh, paired): D=64
+ * H=48 S=17776 d = 0.25 / 0.10 +5.5 % / +9.1 %, D=128 720p d = 0.10 +0.8 / +1.4 %: one item
+ * at a time leaves the L2 latency exposed (~300 cycles per item against v13's ~170). */
 #ifndef LA_RANK_COAL
-#if LA_VER == 13 && !defined(LA_SM90_V13)
-#define LA_RANK_COAL 1
-#else
 #define LA_RANK_COAL 0
-#endif
 #endif
 #ifndef LA_MCAST
 #if LA_VER == 13 && !defined(LA_SM90_V13)
@@ -606,8 +605,8 @@ __device__ __forceinline__ void la_rank_round(const la_sm90_params_t &pr, int *l
    * has its 128-byte lines prefetched into L1 now. */
   const uint32_t *rm = pr.rmask + (int64_t)w0 * W;
 #if LA_RANK_COAL
-  /* v15: the warp's first round has all its lines requested at once too (one item is read at a
-   * time below) */
+  /* LA_RANK_COAL: the warp's first round has all its lines requested at once too (one item is
+   * read at a time below) */
   if (r < step) la_prefetch_l1_block(rm, nw * W, lane);
 #endif
   if (w0 + step * G < items) {
@@ -618,7 +617,7 @@ __device__ __forceinline__ void la_rank_round(const la_sm90_params_t &pr, int *l
 #pragma unroll
   for (int i = 0; i < LA_SCHED_NI; ++i) cost[i] = 0;
 #if LA_RANK_COAL
-  /* v15: the warp reads one item's row at a time, lane l its words l, l + 32, ... (one or two
+  /* LA_RANK_COAL: the warp reads one item's row at a time, lane l its words l, l + 32, ... (one or two
    * 128-byte lines per load instead of 32), and sums the popcounts with one warp reduction;
    * lane t % 32 keeps item t's cost. v13 had each lane walk its own items' rows word by word:
    * 32 lines per load, ~23 kcycles per round of the L1's wavefronts at W = 19. */
