@@ -74,8 +74,8 @@
  *   word at a time, one load per look-up.
  * - -DLA_SM90_V4_MARK: the criterion right after the tile's softmax, the look-up a tile at a
  *   time on the path to the next issue.
- * -DLA_MARK_AT=0/1/2 overrides where the criterion runs (0: after the tile's softmax, 1: before
- * wait_group 1, 2: after it) for any version. */
+ * -DLA_MARK_AT=0/1/2/3 overrides where the criterion runs (0: after the tile's softmax, 1: before
+ * wait_group 1, 2: after it, 3: the previous tile's after this tile's softmax) for any version. */
 #if defined(LA_SM90_V4_MARK)
 #define LA_VER 4
 #elif defined(LA_SM90_V6)
@@ -1435,6 +1435,13 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
         if constexpr (MARK && LA_MARK_AT == 2) crit(jm, cm0, cm1, lm0, lm1);
         mo0 = m0, mo1 = m1, lo0 = l0, lo1 = l1;
         softmax(sc, j, a0, a1, x0, x1);
+        if constexpr (MARK && LA_MARK_AT == 3) {
+          /* after this tile's softmax (its exponentials issued): the pending tile is the
+           * (nvis - 1)-th visited */
+          --nvis;
+          crit(jm, cm0, cm1, lm0, lm1);
+          ++nvis;
+        }
         if constexpr (MARK) {
           if constexpr (LA_MARK_AT != 0)
 #if LA_VER >= 8
