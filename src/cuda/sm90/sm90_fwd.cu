@@ -117,6 +117,20 @@
 #ifndef LA_OTMA
 #define LA_OTMA 0
 #endif
+/* LA_Q2 (v15's default; not with LA_OTMA, whose staged O takes the shared memory): two Q
+ * buffers, used by items in turn, so the producer loads item n+1's Q right after issuing item
+ * n's last K/V tile instead of after item n's last Q K^T (the v13 trace: consumers wait
+ * 1400-1750 cycles per item for Q, which queues behind the K/V stream; an item at d = 0.25 is
+ * ~150 tiles at the 720p shapes, ~35 at D=64 S=17776). D=128: 192 KB of tiles. */
+#ifndef LA_Q2
+#if !LA_OTMA && !defined(LA_SM90_V13) && !defined(LA_SM90_V4_MARK) && !defined(LA_SM90_V6) \
+    && !defined(LA_SM90_V7) && !defined(LA_SM90_V8) && !defined(LA_SM90_V10)             \
+    && !defined(LA_SM90_V11) && !defined(LA_SM90_V14)
+#define LA_Q2 1
+#else
+#define LA_Q2 0
+#endif
+#endif
 /* LA_MCAST (v15's default 1: D=128; 2: D=64 as well; 0: off, as -DLA_SM90_V13 and the older
  * versions build it): calls without a read mask and without
  * marking, with Sq == Sk, run on clusters of 2 CTAs that take adjacent q-tiles (2p, 2p + 1) of
@@ -253,14 +267,15 @@ struct la_layout {
   static constexpr int STAGES = D == 128 ? 2 : 4;
   static constexpr int Q_BYTES = LA_BM * D * 2;
   static constexpr int KV_BYTES = LA_BN * D * 2;
-  static constexpr int Q_OFF = 0;
-  static constexpr int K_OFF = Q_OFF + Q_BYTES;
+  static constexpr int Q_OFF = 0; /* LA_Q2: buffer b at Q_OFF + b * Q_BYTES */
+  static constexpr int K_OFF = Q_OFF + (LA_Q2 ? 2 : 1) * Q_BYTES;
   static constexpr int V_OFF = K_OFF + STAGES * KV_BYTES;
   /* LA_OTMA: the staged O tile, [consumer][D/64 slabs][64 rows][128 B] */
   static constexpr int O_OFF = V_OFF + STAGES * KV_BYTES;
   static constexpr int BAR_OFF = O_OFF + (LA_OTMA ? Q_BYTES : 0);
-  /* mbarriers: full/empty Q, then full K, empty K, full V, empty V per stage (8 B each). */
-  static constexpr int NBARS = 2 + 4 * STAGES;
+  /* mbarriers: full/empty Q, then full K, empty K, full V, empty V per stage (8 B each), then
+   * (LA_Q2) full/empty of the second Q buffer. */
+  static constexpr int NBARS = 2 + 4 * STAGES + (LA_Q2 ? 2 : 0);
   static constexpr int NN_OFF = BAR_OFF + NBARS * 8;
   static constexpr int SCHED_OFF = NN_OFF + 2 * LA_MAX_W * 4; /* two bitsets: item parity */
   /* schedule: this CTA's item list, then one round's costs */
@@ -473,8 +488,10 @@ __device__ __forceinline__ uint32_t la_pack(float lo, float hi) {
 template <int D>
 struct la_bars {
   uint32_t base;
-  __device__ uint32_t full_q() const { return base; }
-  __device__ uint32_t empty_q() const { return base + 8; }
+  __device__ uint32_t full_q(uint32_t b = 0) const {
+    return base + b * 8 * (2 + 4 * la_layout<D>::STAGES);
+  }
+  __device__ uint32_t empty_q(uint32_t b = 0) const { return full_q(b) + 8; }
   __device__ uint32_t full_k(uint32_t s) const { return base + 16 + 8 * s; }
   __device__ uint32_t empty_k(uint32_t s) const {
     return base + 16 + 8 * (la_layout<D>::STAGES + s);
@@ -912,16 +929,18 @@ __device__ __forceinline__ void la_producer(const la_sm90_params_t &p, uint32_t 
     int j = la_visit_next(p, it);
     LA_TR(n, 25, LA_CLK());
     if (j < 0) continue; /* empty row: no loads; the consumers write O = 0, LSE = -inf */
-    la_mbar_wait(bar.empty_q(), (qcount & 1u) ^ 1u);
+    /* LA_Q2: item qcount's Q buffer and the phase of its barriers */
+    const uint32_t qb = LA_Q2 ? qcount & 1u : 0u, qph = (LA_Q2 ? qcount >> 1 : qcount) & 1u;
+    la_mbar_wait(bar.empty_q(qb), qph ^ 1u);
     LA_TR(n, 26, LA_CLK());
     ++qcount;
 #if LA_TRACE
     long long twk = 0, twv = 0, tt;
 #endif
-    la_mbar_arrive_tx(bar.full_q(), L::Q_BYTES);
+    la_mbar_arrive_tx(bar.full_q(qb), L::Q_BYTES);
     /* (LA_MCAST: the phantom q-tile Tq loads q-tile Tq - 1 instead of a box wholly past Sq, whose
      * zero fill the PTX ISA does not state; nothing of that row is stored) */
-    la_tma_load_5d(sbase + L::Q_OFF, &p.tq, bar.full_q(), 0,
+    la_tma_load_5d(sbase + L::Q_OFF + qb * L::Q_BYTES, &p.tq, bar.full_q(qb), 0,
                    (MC && it.qt == p.Tq ? it.qt - 1 : it.qt) * LA_BM, 0, it.hq, it.b,
                    LA_L2_EVICT_FIRST);
     /* Stage s of the K or V ring (ring offset off) gets key tile j, its full barrier `full` the
@@ -1011,6 +1030,7 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
   const float tp = MARK ? thrt[LA_KB2 + 2] : 0.0f;
 #endif
   uint32_t kcount = 0, qcount = 0, icount = 0;
+  uint32_t qaddr = sbase + L::Q_OFF; /* this item's Q buffer (LA_Q2) */
   if (PP && cw == 1) la_bar_arrive(LA_NB_PP, 256); /* consumer 0 issues first */
 
   /* S = Q K^T: D/16 k-steps of m64n128k16; k-step t is slab t/4, byte 32*(t%4) in the row. */
@@ -1018,7 +1038,7 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
 #pragma unroll
     for (int t = 0; t < D / 16; ++t) {
       const uint64_t da = la_desc_sw128(
-          sbase + L::Q_OFF + (t / 4) * (LA_BM * 128) + cw * (64 * 128) + (t % 4) * 32, 16, 1024);
+          qaddr + (t / 4) * (LA_BM * 128) + cw * (64 * 128) + (t % 4) * 32, 16, 1024);
       const uint64_t db = la_desc_sw128(
           sbase + L::K_OFF + s * L::KV_BYTES + (t / 4) * (LA_BN * 128) + (t % 4) * 32, 16, 1024);
       la_wgmma_ss_n128<F16>(sc, da, db, t > 0);
@@ -1361,7 +1381,9 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
     int j = la_visit_next(p, it);
     const int visits = j >= 0; /* an empty row has no loads, no GEMMs, no marks */
     if (j >= 0) {
-      la_mbar_wait(bar.full_q(), qcount & 1u);
+      const uint32_t qb = LA_Q2 ? qcount & 1u : 0u;
+      la_mbar_wait(bar.full_q(qb), (LA_Q2 ? qcount >> 1 : qcount) & 1u);
+      if constexpr (LA_Q2) qaddr = sbase + L::Q_OFF + qb * L::Q_BYTES;
       LA_TRC(1, LA_CLK());
       ++qcount;
       float sc[64];
@@ -1474,7 +1496,7 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
       LA_TRC(10, twk);
       LA_TRC(11, twv);
       /* Every Q K^T of the item is done: the producer may load the next Q now. */
-      if (lt == 0) la_mbar_arrive(bar.empty_q());
+      if (lt == 0) la_mbar_arrive(bar.empty_q(qb));
       /* Tail: the last PV. */
       la_mbar_wait(bar.full_v(vs), vph);
       if (PP) la_bar_sync(LA_NB_PP + cw, 256);
@@ -1622,8 +1644,10 @@ __global__ void __launch_bounds__(LA_THREADS, 1)
   uint32_t *slots = (uint32_t *)(la_smem_raw + (sbase - raw) + L::SLOT_OFF);
   if (threadIdx.x == 0) {
     const la_bars<D> bar{sbase + L::BAR_OFF};
-    la_mbar_init(bar.full_q(), 1);
-    la_mbar_init(bar.empty_q(), 2); /* one arrive per consumer warpgroup */
+    for (uint32_t b = 0; b < (LA_Q2 ? 2u : 1u); ++b) {
+      la_mbar_init(bar.full_q(b), 1);
+      la_mbar_init(bar.empty_q(b), 2); /* one arrive per consumer warpgroup */
+    }
     for (uint32_t s = 0; s < L::STAGES; ++s) {
       la_mbar_init(bar.full_k(s), 1);
       /* LA_PUBJ: one arrive per consumer warp (LA_PUBJ_ALL: per consumer thread) */
