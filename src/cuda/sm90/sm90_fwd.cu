@@ -117,20 +117,19 @@
 #ifndef LA_OTMA
 #define LA_OTMA 0
 #endif
-/* LA_Q2 (v15's default; not with LA_OTMA, whose staged O takes the shared memory): two Q
- * buffers, used by items in turn, so the producer loads item n+1's Q right after issuing item
- * n's last K/V tile instead of after item n's last Q K^T (the v13 trace: consumers wait
- * 1400-1750 cycles per item for Q, which queues behind the K/V stream; an item at d = 0.25 is
- * ~150 tiles at the 720p shapes, ~35 at D=64 S=17776). D=128: 192 KB of tiles. */
+/* LA_Q2 (opt-in, -DLA_Q2=1; tried for v15 and lost; not with LA_OTMA, whose staged O takes the
+ * shared memory): two Q buffers, used by items in turn, so the producer loads item n+1's Q right
+ * after issuing item n's last K/V tile instead of after item n's last Q K^T (the v13 trace:
+ * consumers wait 1400-1750 cycles per item for Q, which queues behind the K/V stream). D=128:
+ * 192 KB of tiles. H100 against v15 (bench/sm90/q2_ab.sh, paired): dense 1.03-1.06 slower at
+ * every shape: the runtime Q address rescheduled the whole steady loop (SASS), which costs more
+ * than the per-item wait saves; the sparse rows' ratios to their own dense improved (d = 0.25
+ * 1.086 / 1.098 against 1.097 / 1.135 at H=12 / H=24 S=118800), so a form that leaves the
+ * loop's code alone (e.g. the consumer body instantiated per buffer) is worth a try. */
 #ifndef LA_Q2
-#if !LA_OTMA && !defined(LA_SM90_V13) && !defined(LA_SM90_V4_MARK) && !defined(LA_SM90_V6) \
-    && !defined(LA_SM90_V7) && !defined(LA_SM90_V8) && !defined(LA_SM90_V10)             \
-    && !defined(LA_SM90_V11) && !defined(LA_SM90_V14)
-#define LA_Q2 1
-#else
 #define LA_Q2 0
 #endif
-#endif
+static_assert(!(LA_Q2 && LA_OTMA), "LA_Q2 and LA_OTMA do not fit in shared memory together");
 /* LA_MCAST (v15's default 1: D=128; 2: D=64 as well; 0: off, as -DLA_SM90_V13 and the older
  * versions build it): calls without a read mask and without
  * marking, with Sq == Sk, run on clusters of 2 CTAs that take adjacent q-tiles (2p, 2p + 1) of
