@@ -1029,15 +1029,20 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
   const float tp = MARK ? thrt[LA_KB2 + 2] : 0.0f;
 #endif
   uint32_t kcount = 0, qcount = 0, icount = 0;
-  uint32_t qaddr = sbase + L::Q_OFF; /* this item's Q buffer (LA_Q2) */
+  /* LA_Q2: this item's Q buffer as an offset of the descriptors' address field (addr >> 4, 14
+   * bits: shared addresses stay below 256 KB, so the add never carries out of it), added to the
+   * loop-invariant descriptors of buffer 0 */
+  uint32_t qdo = 0;
   if (PP && cw == 1) la_bar_arrive(LA_NB_PP, 256); /* consumer 0 issues first */
 
   /* S = Q K^T: D/16 k-steps of m64n128k16; k-step t is slab t/4, byte 32*(t%4) in the row. */
   auto issue_qk = [&](float (&sc)[64], uint32_t s) {
 #pragma unroll
     for (int t = 0; t < D / 16; ++t) {
-      const uint64_t da = la_desc_sw128(
-          qaddr + (t / 4) * (LA_BM * 128) + cw * (64 * 128) + (t % 4) * 32, 16, 1024);
+      uint64_t da = la_desc_sw128(
+          sbase + L::Q_OFF + (t / 4) * (LA_BM * 128) + cw * (64 * 128) + (t % 4) * 32, 16, 1024);
+      if constexpr (LA_Q2) /* the low word only: the address field cannot carry out of it */
+        da = (da & 0xffffffff00000000ull) | (uint32_t)((uint32_t)da + qdo);
       const uint64_t db = la_desc_sw128(
           sbase + L::K_OFF + s * L::KV_BYTES + (t / 4) * (LA_BN * 128) + (t % 4) * 32, 16, 1024);
       la_wgmma_ss_n128<F16>(sc, da, db, t > 0);
@@ -1382,7 +1387,7 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
     if (j >= 0) {
       const uint32_t qb = LA_Q2 ? qcount & 1u : 0u;
       la_mbar_wait(bar.full_q(qb), (LA_Q2 ? qcount >> 1 : qcount) & 1u);
-      if constexpr (LA_Q2) qaddr = sbase + L::Q_OFF + qb * L::Q_BYTES;
+      if constexpr (LA_Q2) qdo = qb * (uint32_t)(L::Q_BYTES >> 4);
       LA_TRC(1, LA_CLK());
       ++qcount;
       float sc[64];
