@@ -121,11 +121,13 @@
  * shared memory): two Q buffers, used by items in turn, so the producer loads item n+1's Q right
  * after issuing item n's last K/V tile instead of after item n's last Q K^T (the v13 trace:
  * consumers wait 1400-1750 cycles per item for Q, which queues behind the K/V stream). D=128:
- * 192 KB of tiles. H100 against v15 (bench/sm90/q2_ab.sh, paired): dense 1.03-1.06 slower at
- * every shape: the runtime Q address rescheduled the whole steady loop (SASS), which costs more
- * than the per-item wait saves; the sparse rows' ratios to their own dense improved (d = 0.25
- * 1.086 / 1.098 against 1.097 / 1.135 at H=12 / H=24 S=118800), so a form that leaves the
- * loop's code alone (e.g. the consumer body instantiated per buffer) is worth a try. */
+ * 192 KB of tiles. H100 against v15 (bench/sm90/q2_ab.sh, paired), two forms: the first (a runtime
+ * Q address, every Q descriptor recomputed in the loop) and the second (buffer 0's loop-invariant
+ * descriptors plus an offset in the low word) are both 3-6 % slower dense at every shape, and
+ * 2-5 % slower on the sparse rows in absolute time (their ratios to their own slower dense
+ * improve: H=24 S=118800 d = 0.25 1.114 against 1.152). Not the loop's descriptor code then;
+ * suspected, not measured: the larger shared-memory carve-out (192 KB against 160 KB) shrinks
+ * the L1, or the K/V rings' new offsets. */
 #ifndef LA_Q2
 #define LA_Q2 0
 #endif
