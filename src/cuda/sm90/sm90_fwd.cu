@@ -1852,7 +1852,7 @@ static liteattn_status_t la_launch(const la_sm90_params_t &prm, int grid, cudaSt
  * fits: the caller runs the unclustered kernel. */
 template <int D, int F16, int MARK>
 static liteattn_status_t la_launch_mc(const la_sm90_params_t &prm, cudaStream_t stream, int dev,
-                                      int *launched) {
+                                      int sms, int *launched) {
   *launched = 0;
   using L = la_layout<D>;
   auto kern = la_sm90_kernel<D, F16, 1, MARK, 1>;
@@ -1883,7 +1883,9 @@ static liteattn_status_t la_launch_mc(const la_sm90_params_t &prm, cudaStream_t 
     if (e != cudaSuccess || clusters < 1) clusters = -1;
     if (dev >= 0 && dev < 64) fits[dev] = clusters;
   }
-  if (clusters < 1) return LITEATTN_OK;
+  /* clusters that leave SMs idle (a part whose SMs do not pair up) run the unclustered kernel,
+   * whose persistent grid takes every SM: measured only where all pair up (H100: 66 x 2) */
+  if (clusters < 1 || 2 * clusters < sms - sms / 16) return LITEATTN_OK;
   const int64_t ncl = prm.items < clusters ? prm.items : clusters;
   cfg.gridDim = dim3((unsigned)(2 * ncl), 1, 1);
   e = cudaLaunchKernelEx(&cfg, kern, prm);
@@ -1979,16 +1981,16 @@ extern "C" liteattn_status_t la_sm90_fwd_variant(const la_plan_t *p, liteattn_st
     liteattn_status_t st = LITEATTN_OK;
     const int mark = prm.wmask != NULL;
     if (p->D == 128)
-      st = f16 ? (mark ? la_launch_mc<128, 1, 1>(pm, cs, dev, &launched)
-                       : la_launch_mc<128, 1, 0>(pm, cs, dev, &launched))
-               : (mark ? la_launch_mc<128, 0, 1>(pm, cs, dev, &launched)
-                       : la_launch_mc<128, 0, 0>(pm, cs, dev, &launched));
+      st = f16 ? (mark ? la_launch_mc<128, 1, 1>(pm, cs, dev, sms, &launched)
+                       : la_launch_mc<128, 1, 0>(pm, cs, dev, sms, &launched))
+               : (mark ? la_launch_mc<128, 0, 1>(pm, cs, dev, sms, &launched)
+                       : la_launch_mc<128, 0, 0>(pm, cs, dev, sms, &launched));
 #if LA_MCAST >= 2
     else
-      st = f16 ? (mark ? la_launch_mc<64, 1, 1>(pm, cs, dev, &launched)
-                       : la_launch_mc<64, 1, 0>(pm, cs, dev, &launched))
-               : (mark ? la_launch_mc<64, 0, 1>(pm, cs, dev, &launched)
-                       : la_launch_mc<64, 0, 0>(pm, cs, dev, &launched));
+      st = f16 ? (mark ? la_launch_mc<64, 1, 1>(pm, cs, dev, sms, &launched)
+                       : la_launch_mc<64, 1, 0>(pm, cs, dev, sms, &launched))
+               : (mark ? la_launch_mc<64, 0, 1>(pm, cs, dev, sms, &launched)
+                       : la_launch_mc<64, 0, 0>(pm, cs, dev, sms, &launched));
 #endif
     if (st != LITEATTN_OK || launched) return st;
   }
