@@ -1,8 +1,9 @@
 /* bench_gpu.cu — times liteattn's CUDA kernels at the production shapes (DESIGN §6) with CUDA
  * events: full mask, random and structured (diagonal band) block masks at several densities, an
  * empty mask (the per-call overhead), marking on and off; checks against the CPU backend on a
- * small shape first. Prints a table and writes JSON lines. The card is first run dense for ~4 s
- * (it clocks down as it heats: a cold first call read 768 TFLOP/s where warm ones read 660), and
+ * small shape first. Prints a table and writes JSON lines. Each shape is first run dense for 2-4 s
+ * (the card clocks down as it heats: a cold first call read 751 TFLOP/s where warm ones read
+ * ~670), and
  * every masked row's t/(d*full) divides by a full-mask call of the same marking setting timed
  * right after it (the clock drifts over a shape's run).
  *
@@ -233,13 +234,16 @@ int main(int argc, char **argv) {
     /* Reps: enough for a stable median, bounded so the big shapes stay within the lease. */
     const double est_ms = flops / 300e12 * 1e3;
     const int reps = quick ? 3 : est_ms > 200 ? 3 : est_ms > 50 ? 5 : 15;
-    if (si == 0 || (quick && si == 3)) {
-      /* thermal steady state before the first timing */
+    {
+      /* thermal steady state before the shape's first timing (4 s on the first shape, 2 s on
+       * the others: allocating and filling a 720p shape's 3 GB idles the card long enough for
+       * its first full-mask call to run at burst clocks, 751 against ~670 TFLOP/s) */
+      const double warm_ms = si == 0 ? 4000.0 : 2000.0;
       cudaEvent_t w0, w1;
       LA_B_CHECK(cudaEventCreate(&w0));
       LA_B_CHECK(cudaEventCreate(&w1));
       LA_B_CHECK(cudaEventRecord(w0, st));
-      for (double spent = 0; spent < 4000.0;) {
+      for (double spent = 0; spent < warm_ms;) {
         (void)la_b_time(a, &bb, 0, 8, st);
         LA_B_CHECK(cudaEventRecord(w1, st));
         LA_B_CHECK(cudaEventSynchronize(w1));
