@@ -4,6 +4,8 @@
 # at a time with a 30-second timeout (a hang or a fault shows here, not at ab.sh's 200 s one),
 # then racecheck, synccheck and memcheck on two cases, and only then ab.sh with the prototype as
 # the third build (dense rows: alt/prev is the multicast's effect; the other rows do not use it).
+# Historical: the prototype's code was replaced by the spec-exact pairing, which v15 builds by
+# default (-DLA_MCAST=1 is now the default build); bench/sm90/mcast_exact.sh is its device call.
 # Usage on the device: bench/sm90/mcast_first.sh   ($OUT gets the logs)
 cd "$(dirname "$0")/../.." || exit 1
 O=${OUT:-/tmp}
