@@ -3,7 +3,9 @@
 # new build (-DLA_Q2=1) against prev = the default build (v15), at H=12 S=32760 D=128 (dense
 # and marking: the steady loop was rescheduled), D=64 H=48 S=17776 and H=24 S=118800 (sparse rows,
 # where the per-item Q wait weighs most), then racecheck and synccheck on two cases with more rows
-# than SMs (each CTA alternates the Q buffers). Usage on the device: bench/sm90/q2_ab.sh
+# than SMs (each CTA alternates the Q buffers). LA_Q2 left the source after it lost: apply
+# bench/sm90/results/q2_tried.diff first (`git apply`), else -DLA_Q2=1 builds the default.
+# Usage on the device: bench/sm90/q2_ab.sh
 cd "$(dirname "$0")/../.." || exit 1
 O=${OUT:-/tmp}
 T0=$(date +%s)

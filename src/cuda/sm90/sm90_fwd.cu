@@ -117,24 +117,8 @@
 #ifndef LA_OTMA
 #define LA_OTMA 0
 #endif
-/* LA_Q2 (opt-in, -DLA_Q2=1; tried for v15 and lost; not with LA_OTMA, whose staged O takes the
- * shared memory): two Q buffers, used by items in turn, so the producer loads item n+1's Q right
- * after issuing item n's last K/V tile instead of after item n's last Q K^T (the v13 trace:
- * consumers wait 1400-1750 cycles per item for Q, which queues behind the K/V stream). D=128:
- * 192 KB of tiles. H100 against v15 (bench/sm90/q2_ab.sh, paired), two forms: the first (a runtime
- * Q address, every Q descriptor recomputed in the loop) and the second (buffer 0's loop-invariant
- * descriptors plus an offset in the low word) are both 3-6 % slower dense at every shape, and
- * 2-5 % slower on the sparse rows in absolute time (their ratios to their own slower dense
- * improve: H=24 S=118800 d = 0.25 1.114 against 1.152). Not the loop's descriptor code then;
- * suspected, not measured: the larger shared-memory carve-out (192 KB against 160 KB) shrinks
- * the L1, or the K/V rings' new offsets. */
-#ifndef LA_Q2
-#define LA_Q2 0
-#endif
-static_assert(!(LA_Q2 && LA_OTMA), "LA_Q2 and LA_OTMA do not fit in shared memory together");
 /* LA_MCAST (v15's default 1: D=128; 2: D=64 as well; 0: off, as -DLA_SM90_V13 and the older
- * versions build it): calls without a read mask and without
- * marking, with Sq == Sk, run on clusters of 2 CTAs that take adjacent q-tiles (2p, 2p + 1) of
+ * versions build it): calls without a read mask (marking or not), with Sq == Sk, run on clusters of 2 CTAs that take adjacent q-tiles (2p, 2p + 1) of
  * one head together and share the K/V loads (TMA multicast; each CTA's producer issues every
  * other slot; a stage is free when both CTAs' consumers released it). Each CTA walks its own
  * q-tile's spec visit order: rank 1's is rank 0's one tile later, so rank 1 runs one ring slot
@@ -143,14 +127,6 @@ static_assert(!(LA_Q2 && LA_OTMA), "LA_Q2 and LA_OTMA do not fit in shared memor
  * order; not spec-exact, failed tests/gpu's bitwise "marking at thr = -inf == dense") measured
  * dense D=128 -0.7 % (H=12 S=32760), -1.6 % (H=40 S=75600), -1.7 % (H=24 S=118800) on the H100
  * (NOTES.md, "K/V multicast across a CTA pair"). */
-/* LA_RANK_COAL (opt-in, -DLA_RANK_COAL=1; tried for v15 and lost): v13's ranking reads each
- * item's mask row with the whole warp (coalesced), one warp reduction per item, one item loaded
- * ahead, instead of a row per lane (la_rank_round). H100 against v13 (ab.sh, paired): D=64
- * H=48 S=17776 d = 0.25 / 0.10 +5.5 % / +9.1 %, D=128 720p d = 0.10 +0.8 / +1.4 %: one item
- * at a time leaves the L2 latency exposed (~300 cycles per item against v13's ~170). */
-#ifndef LA_RANK_COAL
-#define LA_RANK_COAL 0
-#endif
 #ifndef LA_MCAST
 #if LA_VER == 13 && !defined(LA_SM90_V13)
 #define LA_MCAST 1
@@ -268,15 +244,14 @@ struct la_layout {
   static constexpr int STAGES = D == 128 ? 2 : 4;
   static constexpr int Q_BYTES = LA_BM * D * 2;
   static constexpr int KV_BYTES = LA_BN * D * 2;
-  static constexpr int Q_OFF = 0; /* LA_Q2: buffer b at Q_OFF + b * Q_BYTES */
-  static constexpr int K_OFF = Q_OFF + (LA_Q2 ? 2 : 1) * Q_BYTES;
+  static constexpr int Q_OFF = 0;
+  static constexpr int K_OFF = Q_OFF + Q_BYTES;
   static constexpr int V_OFF = K_OFF + STAGES * KV_BYTES;
   /* LA_OTMA: the staged O tile, [consumer][D/64 slabs][64 rows][128 B] */
   static constexpr int O_OFF = V_OFF + STAGES * KV_BYTES;
   static constexpr int BAR_OFF = O_OFF + (LA_OTMA ? Q_BYTES : 0);
-  /* mbarriers: full/empty Q, then full K, empty K, full V, empty V per stage (8 B each), then
-   * (LA_Q2) full/empty of the second Q buffer. */
-  static constexpr int NBARS = 2 + 4 * STAGES + (LA_Q2 ? 2 : 0);
+  /* mbarriers: full/empty Q, then full K, empty K, full V, empty V per stage (8 B each). */
+  static constexpr int NBARS = 2 + 4 * STAGES;
   static constexpr int NN_OFF = BAR_OFF + NBARS * 8;
   static constexpr int SCHED_OFF = NN_OFF + 2 * LA_MAX_W * 4; /* two bitsets: item parity */
   /* schedule: this CTA's item list, then one round's costs */
@@ -489,10 +464,8 @@ __device__ __forceinline__ uint32_t la_pack(float lo, float hi) {
 template <int D>
 struct la_bars {
   uint32_t base;
-  __device__ uint32_t full_q(uint32_t b = 0) const {
-    return base + b * 8 * (2 + 4 * la_layout<D>::STAGES);
-  }
-  __device__ uint32_t empty_q(uint32_t b = 0) const { return full_q(b) + 8; }
+  __device__ uint32_t full_q() const { return base; }
+  __device__ uint32_t empty_q() const { return base + 8; }
   __device__ uint32_t full_k(uint32_t s) const { return base + 16 + 8 * s; }
   __device__ uint32_t empty_k(uint32_t s) const {
     return base + 16 + 8 * (la_layout<D>::STAGES + s);
@@ -622,57 +595,20 @@ __device__ __forceinline__ void la_rank_round(const la_sm90_params_t &pr, int *l
   /* The round's words are one contiguous block (nw * W words). The warp's next round (r + step)
    * has its 128-byte lines prefetched into L1 now. */
   const uint32_t *rm = pr.rmask + (int64_t)w0 * W;
-#if LA_RANK_COAL
-  /* LA_RANK_COAL: the warp's first round has all its lines requested at once too (one item is
-   * read at a time below) */
-  if (r < step) la_prefetch_l1_block(rm, nw * W, lane);
-#endif
   if (w0 + step * G < items) {
     const int nwn = items - w0 - step * G < G ? items - w0 - step * G : G;
     la_prefetch_l1_block(pr.rmask + (int64_t)(w0 + step * G) * W, nwn * W, lane);
   }
+  /* word w of the lane's items in one step: their loads are in flight together (the first
+   * step waits for L2 once, the rest mostly hit the lines it brought into L1) */
   int cost[LA_SCHED_NI];
 #pragma unroll
   for (int i = 0; i < LA_SCHED_NI; ++i) cost[i] = 0;
-#if LA_RANK_COAL
-  /* LA_RANK_COAL: the warp reads one item's row at a time, lane l its words l, l + 32, ... (one or two
-   * 128-byte lines per load instead of 32), and sums the popcounts with one warp reduction;
-   * lane t % 32 keeps item t's cost. v13 had each lane walk its own items' rows word by word:
-   * 32 lines per load, ~23 kcycles per round of the L1's wavefronts at W = 19. */
-  /* the first two words of the lane in item t's row (0 past the row), loaded one item ahead */
-  auto words2 = [&](int t) -> unsigned {
-    const uint32_t *row = rm + t * W;
-    unsigned c = lane < W ? __popc(__ldg(row + lane)) : 0u;
-    if (lane + 32 < W) c += __popc(__ldg(row + lane + 32));
-    return c;
-  };
-  unsigned cn = words2(0);
-#pragma unroll 1
-  for (int i = 0; 32 * i < nw; ++i) {
-    int ci = 0;
-    const int nu = nw - 32 * i < 32 ? nw - 32 * i : 32;
-#pragma unroll 1
-    for (int u = 0; u < nu; ++u) {
-      const int t = 32 * i + u;
-      unsigned c = cn;
-      if (t + 1 < nw) cn = words2(t + 1);
-      for (int w = lane + 64; w < W; w += 32) c += __popc(__ldg(rm + t * W + w)); /* W > 64 */
-      c = __reduce_add_sync(0xffffffffu, c);
-      if (lane == u) ci = (int)c;
-    }
-#pragma unroll
-    for (int k = 0; k < LA_SCHED_NI; ++k)
-      if (k == i) cost[k] = ci;
-  }
-#else
-  /* word w of the lane's items in one step: their loads are in flight together (the first
-   * step waits for L2 once, the rest mostly hit the lines it brought into L1) */
   for (int w = 0; w < W; ++w) {
 #pragma unroll
     for (int i = 0; i < LA_SCHED_NI; ++i)
       if (lane + 32 * i < nw) cost[i] += __popc(__ldg(rm + (lane + 32 * i) * W + w));
   }
-#endif
   uint32_t key[LA_SCHED_NI];
 #pragma unroll
   for (int i = 0; i < LA_SCHED_NI; ++i) {
@@ -930,18 +866,16 @@ __device__ __forceinline__ void la_producer(const la_sm90_params_t &p, uint32_t 
     int j = la_visit_next(p, it);
     LA_TR(n, 25, LA_CLK());
     if (j < 0) continue; /* empty row: no loads; the consumers write O = 0, LSE = -inf */
-    /* LA_Q2: item qcount's Q buffer and the phase of its barriers */
-    const uint32_t qb = LA_Q2 ? qcount & 1u : 0u, qph = (LA_Q2 ? qcount >> 1 : qcount) & 1u;
-    la_mbar_wait(bar.empty_q(qb), qph ^ 1u);
+    la_mbar_wait(bar.empty_q(), (qcount & 1u) ^ 1u);
     LA_TR(n, 26, LA_CLK());
     ++qcount;
 #if LA_TRACE
     long long twk = 0, twv = 0, tt;
 #endif
-    la_mbar_arrive_tx(bar.full_q(qb), L::Q_BYTES);
+    la_mbar_arrive_tx(bar.full_q(), L::Q_BYTES);
     /* (LA_MCAST: the phantom q-tile Tq loads q-tile Tq - 1 instead of a box wholly past Sq, whose
      * zero fill the PTX ISA does not state; nothing of that row is stored) */
-    la_tma_load_5d(sbase + L::Q_OFF + qb * L::Q_BYTES, &p.tq, bar.full_q(qb), 0,
+    la_tma_load_5d(sbase + L::Q_OFF, &p.tq, bar.full_q(), 0,
                    (MC && it.qt == p.Tq ? it.qt - 1 : it.qt) * LA_BM, 0, it.hq, it.b,
                    LA_L2_EVICT_FIRST);
     /* Stage s of the K or V ring (ring offset off) gets key tile j, its full barrier `full` the
@@ -1031,20 +965,14 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
   const float tp = MARK ? thrt[LA_KB2 + 2] : 0.0f;
 #endif
   uint32_t kcount = 0, qcount = 0, icount = 0;
-  /* LA_Q2: this item's Q buffer as an offset of the descriptors' address field (addr >> 4, 14
-   * bits: shared addresses stay below 256 KB, so the add never carries out of it), added to the
-   * loop-invariant descriptors of buffer 0 */
-  uint32_t qdo = 0;
   if (PP && cw == 1) la_bar_arrive(LA_NB_PP, 256); /* consumer 0 issues first */
 
   /* S = Q K^T: D/16 k-steps of m64n128k16; k-step t is slab t/4, byte 32*(t%4) in the row. */
   auto issue_qk = [&](float (&sc)[64], uint32_t s) {
 #pragma unroll
     for (int t = 0; t < D / 16; ++t) {
-      uint64_t da = la_desc_sw128(
+      const uint64_t da = la_desc_sw128(
           sbase + L::Q_OFF + (t / 4) * (LA_BM * 128) + cw * (64 * 128) + (t % 4) * 32, 16, 1024);
-      if constexpr (LA_Q2) /* the low word only: the address field cannot carry out of it */
-        da = (da & 0xffffffff00000000ull) | (uint32_t)((uint32_t)da + qdo);
       const uint64_t db = la_desc_sw128(
           sbase + L::K_OFF + s * L::KV_BYTES + (t / 4) * (LA_BN * 128) + (t % 4) * 32, 16, 1024);
       la_wgmma_ss_n128<F16>(sc, da, db, t > 0);
@@ -1387,9 +1315,7 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
     int j = la_visit_next(p, it);
     const int visits = j >= 0; /* an empty row has no loads, no GEMMs, no marks */
     if (j >= 0) {
-      const uint32_t qb = LA_Q2 ? qcount & 1u : 0u;
-      la_mbar_wait(bar.full_q(qb), (LA_Q2 ? qcount >> 1 : qcount) & 1u);
-      if constexpr (LA_Q2) qdo = qb * (uint32_t)(L::Q_BYTES >> 4);
+      la_mbar_wait(bar.full_q(), qcount & 1u);
       LA_TRC(1, LA_CLK());
       ++qcount;
       float sc[64];
@@ -1502,7 +1428,7 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
       LA_TRC(10, twk);
       LA_TRC(11, twv);
       /* Every Q K^T of the item is done: the producer may load the next Q now. */
-      if (lt == 0) la_mbar_arrive(bar.empty_q(qb));
+      if (lt == 0) la_mbar_arrive(bar.empty_q());
       /* Tail: the last PV. */
       la_mbar_wait(bar.full_v(vs), vph);
       if (PP) la_bar_sync(LA_NB_PP + cw, 256);
@@ -1576,7 +1502,10 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
       if (q0 + 8 < p.Sq) lrow[q0 + 8] = l1 > 0.0f ? m1 * p.scale + logf(l1) : -INFINITY;
     }
     LA_TRC(7, LA_CLK());
-    /* One owner per row writes the write-mask row (unvisited and padding bits are 0). */
+    /* One owner per row writes the write-mask row (unvisited and padding bits are 0). LA_MCAST:
+     * this CTA's row is the pair's q-tile 2p + rank; the phantom row (q-tile Tq) has none. */
+    const int64_t mrow = MC ? item + (it.qt & 1) : item;
+    const bool mown = !MC || it.qt < p.Tq;
     if constexpr (MARK && LA_VER >= 7 && PP) {
       /* v7 with pingpong: consumer 1, whose turn follows consumer 0's, writes the row once
        * consumer 0 has arrived (its flushes are then visible); consumer 0 does not wait. An
@@ -1593,13 +1522,7 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
       } else {
         if (visits) la_bar_sync(LA_NB_MARK, 256);
         for (int w = lt; w < p.W; w += 128) {
-          if constexpr (MC) {
-            /* LA_MCAST: this CTA's row is the pair's q-tile 2p + rank; the phantom row
-             * (q-tile Tq) has none */
-            if (it.qt < p.Tq) p.wmask[(item + (it.qt & 1)) * p.W + w] = visits ? kept[w] : 0u;
-          } else {
-            p.wmask[item * p.W + w] = visits ? kept[w] : 0u;
-          }
+          if (mown) p.wmask[mrow * p.W + w] = visits ? kept[w] : 0u;
           if (visits) kept[w] = 0;
         }
       }
@@ -1607,11 +1530,7 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
       la_flush(kept, kw, kbits, lane);
       la_bar_sync(LA_NB_MARK, 256);
       for (int w = tid; w < p.W; w += 256) {
-        if constexpr (MC) {
-          if (it.qt < p.Tq) p.wmask[(item + (it.qt & 1)) * p.W + w] = kept[w];
-        } else {
-          p.wmask[item * p.W + w] = kept[w];
-        }
+        if (mown) p.wmask[mrow * p.W + w] = kept[w];
         kept[w] = 0;
       }
     }
@@ -1650,10 +1569,8 @@ __global__ void __launch_bounds__(LA_THREADS, 1)
   uint32_t *slots = (uint32_t *)(la_smem_raw + (sbase - raw) + L::SLOT_OFF);
   if (threadIdx.x == 0) {
     const la_bars<D> bar{sbase + L::BAR_OFF};
-    for (uint32_t b = 0; b < (LA_Q2 ? 2u : 1u); ++b) {
-      la_mbar_init(bar.full_q(b), 1);
-      la_mbar_init(bar.empty_q(b), 2); /* one arrive per consumer warpgroup */
-    }
+    la_mbar_init(bar.full_q(), 1);
+    la_mbar_init(bar.empty_q(), 2); /* one arrive per consumer warpgroup */
     for (uint32_t s = 0; s < L::STAGES; ++s) {
       la_mbar_init(bar.full_k(s), 1);
       /* LA_PUBJ: one arrive per consumer warp (LA_PUBJ_ALL: per consumer thread) */
@@ -1896,6 +1813,17 @@ static liteattn_status_t la_launch_mc(const la_sm90_params_t &prm, cudaStream_t 
   *launched = 1;
   return LITEATTN_OK;
 }
+
+/* LA_MCAST: run-time flags (fp16, marking) to la_launch_mc's template arguments. */
+template <int D>
+static liteattn_status_t la_launch_mc_any(const la_sm90_params_t &prm, cudaStream_t stream,
+                                          int dev, int sms, int f16, int mark, int *launched) {
+  if (f16)
+    return mark ? la_launch_mc<D, 1, 1>(prm, stream, dev, sms, launched)
+                : la_launch_mc<D, 1, 0>(prm, stream, dev, sms, launched);
+  return mark ? la_launch_mc<D, 0, 1>(prm, stream, dev, sms, launched)
+              : la_launch_mc<D, 0, 0>(prm, stream, dev, sms, launched);
+}
 #endif
 
 /* Run-time flags to template arguments: pingpong, marking (write mask given). */
@@ -1981,16 +1909,10 @@ extern "C" liteattn_status_t la_sm90_fwd_variant(const la_plan_t *p, liteattn_st
     liteattn_status_t st = LITEATTN_OK;
     const int mark = prm.wmask != NULL;
     if (p->D == 128)
-      st = f16 ? (mark ? la_launch_mc<128, 1, 1>(pm, cs, dev, sms, &launched)
-                       : la_launch_mc<128, 1, 0>(pm, cs, dev, sms, &launched))
-               : (mark ? la_launch_mc<128, 0, 1>(pm, cs, dev, sms, &launched)
-                       : la_launch_mc<128, 0, 0>(pm, cs, dev, sms, &launched));
+      st = la_launch_mc_any<128>(pm, cs, dev, sms, f16, mark, &launched);
 #if LA_MCAST >= 2
     else
-      st = f16 ? (mark ? la_launch_mc<64, 1, 1>(pm, cs, dev, sms, &launched)
-                       : la_launch_mc<64, 1, 0>(pm, cs, dev, sms, &launched))
-               : (mark ? la_launch_mc<64, 0, 1>(pm, cs, dev, sms, &launched)
-                       : la_launch_mc<64, 0, 0>(pm, cs, dev, sms, &launched));
+      st = la_launch_mc_any<64>(pm, cs, dev, sms, f16, mark, &launched);
 #endif
     if (st != LITEATTN_OK || launched) return st;
   }
