@@ -134,6 +134,17 @@
 #define LA_MCAST 0
 #endif
 #endif
+/* LA_QRS (opt-in, -DLA_QRS=1; compiled, not yet run on a GPU): Q K^T with Q held in registers
+ * (wgmma RS, K-major B) instead of read from shared memory at every tile. Each consumer thread
+ * loads its warpgroup's Q fragment once per item (ldmatrix, D / 4 registers: 32 at D=128, 16 at
+ * D=64) and releases the Q buffer right away (every consumer thread arrives on empty_q), so the
+ * producer loads the next item's Q as soon as it has issued this item's last K/V, not after the
+ * consumers' last Q K^T (the v13 trace's 1400-1750-cycle Q wait per item), and each tile reads 32
+ * KB less shared memory at D=128 (16 KB at D=64): energy per tile, which sets the clock on a card
+ * at its power cap (NOTES.md, session of 20:12 UTC). */
+#ifndef LA_QRS
+#define LA_QRS 0
+#endif
 /* LA_KV_POLICY: the L2 cache hint of the K/V tile loads (experiments: -DLA_KV_POLICY=
  * 0x1000000000000000ull is evict-normal; default evict-last). */
 #ifndef LA_KV_POLICY
@@ -968,14 +979,36 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
   if (PP && cw == 1) la_bar_arrive(LA_NB_PP, 256); /* consumer 0 issues first */
 
   /* S = Q K^T: D/16 k-steps of m64n128k16; k-step t is slab t/4, byte 32*(t%4) in the row. */
+#if LA_QRS
+  /* LA_QRS: this thread's part of its warpgroup's Q rows, the A operand of every Q K^T k-step t
+   * (registers 4t..4t+3: rows r0 / r0 + 8, columns 16t + 2 (lane % 4) (+1, +8, +9)). */
+  uint32_t qr[D / 4];
+  /* The fragment by ldmatrix from the 128B-swizzled Q buffer (TMA layout: D / 64 slabs of LA_BM
+   * rows x 128 B; the 16-byte chunk index of a row XOR the row % 8): lane l addresses row
+   * l % 8 + 8 ((l / 8) % 2) of its warp's 16, columns 16t + 8 (l / 16). */
+  auto load_q = [&]() {
+    const int row = cw * 64 + (lt / 32) * 16 + (lane & 7) + 8 * ((lane >> 3) & 1);
+#pragma unroll
+    for (int t = 0; t < D / 16; ++t) {
+      const int col = 16 * t + 8 * (lane >> 4);
+      la_ldmatrix_x4(sbase + L::Q_OFF + (col / 64) * (LA_BM * 128) + row * 128
+                         + ((((col % 64) / 8) ^ (row & 7)) << 4),
+                     qr[4 * t], qr[4 * t + 1], qr[4 * t + 2], qr[4 * t + 3]);
+    }
+  };
+#endif
   auto issue_qk = [&](float (&sc)[64], uint32_t s) {
 #pragma unroll
     for (int t = 0; t < D / 16; ++t) {
-      const uint64_t da = la_desc_sw128(
-          sbase + L::Q_OFF + (t / 4) * (LA_BM * 128) + cw * (64 * 128) + (t % 4) * 32, 16, 1024);
       const uint64_t db = la_desc_sw128(
           sbase + L::K_OFF + s * L::KV_BYTES + (t / 4) * (LA_BN * 128) + (t % 4) * 32, 16, 1024);
+#if LA_QRS
+      la_wgmma_rsk_n128<F16>(sc, &qr[4 * t], db, t > 0);
+#else
+      const uint64_t da = la_desc_sw128(
+          sbase + L::Q_OFF + (t / 4) * (LA_BM * 128) + cw * (64 * 128) + (t % 4) * 32, 16, 1024);
       la_wgmma_ss_n128<F16>(sc, da, db, t > 0);
+#endif
     }
     la_wgmma_commit();
   };
@@ -1318,6 +1351,12 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
       la_mbar_wait(bar.full_q(), qcount & 1u);
       LA_TRC(1, LA_CLK());
       ++qcount;
+#if LA_QRS
+      /* Q in registers; every thread releases the buffer after its own reads (the producer may
+       * overwrite it with the next item's Q from here on) */
+      load_q();
+      la_mbar_arrive(bar.empty_q());
+#endif
       float sc[64];
       uint32_t pr[32];
       float a0, a1;
@@ -1428,7 +1467,7 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
       LA_TRC(10, twk);
       LA_TRC(11, twv);
       /* Every Q K^T of the item is done: the producer may load the next Q now. */
-      if (lt == 0) la_mbar_arrive(bar.empty_q());
+      if (!LA_QRS && lt == 0) la_mbar_arrive(bar.empty_q());
       /* Tail: the last PV. */
       la_mbar_wait(bar.full_v(vs), vph);
       if (PP) la_bar_sync(LA_NB_PP + cw, 256);
@@ -1570,7 +1609,8 @@ __global__ void __launch_bounds__(LA_THREADS, 1)
   if (threadIdx.x == 0) {
     const la_bars<D> bar{sbase + L::BAR_OFF};
     la_mbar_init(bar.full_q(), 1);
-    la_mbar_init(bar.empty_q(), 2); /* one arrive per consumer warpgroup */
+    /* one arrive per consumer warpgroup; LA_QRS: per consumer thread */
+    la_mbar_init(bar.empty_q(), LA_QRS ? 256 : 2);
     for (uint32_t s = 0; s < L::STAGES; ++s) {
       la_mbar_init(bar.full_k(s), 1);
       /* LA_PUBJ: one arrive per consumer warp (LA_PUBJ_ALL: per consumer thread) */

@@ -1,0 +1,67 @@
+#!/bin/bash
+# qrs.sh — one device call for -DLA_QRS=1 (Q K^T with Q in registers, the Q buffer released at the
+# item's start; src/cuda/sm90/NOTES.md "LA_QRS"), not yet run on a GPU when written:
+#   0. qfrag_check.py (host: the ldmatrix fragment against the wgmma A layout, every lane);
+#   1. builds the bridge twice (build-sm90/qrs: -DLA_QRS=1; build-sm90: default = v15) and the
+#      library with -DLA_QRS=1 (build-qrs) for tests/gpu;
+#   2. the CPU-spec check of the QRS bridge: one case first (a hang shows in 40 s), then all
+#      cases with rotating variants and with the multicast variant 1,2;
+#   3. ctest -L gpu on the QRS library;
+#   4. only if all passed: sm90_bench.py --ab-bench new = QRS, prev = v15 (dense, MASS with nothing
+#      skipped, d = 0.25 and 0.10; each sparse / marking row divided by a dense of its own build
+#      timed right after it) at $AB_SHAPES;
+#   5. racecheck + synccheck on a small case in the time left.
+# Prediction (NOTES.md): dense D=128 -1 to -3 % (32 KB less shared memory read per tile: clock),
+# d = 0.25 at 720p a further -1 to -2 % and d = 0.10 -2 to -4 % (no Q wait per item); D=64 +-1 %
+# dense. Falsified if dense D=128 is not faster by >= 1 % or any row is slower by > 1 %.
+# Usage on the device: bench/sm90/qrs.sh   ($OUT gets the logs; key lines on stdout)
+cd "$(dirname "$0")/../.." || exit 1
+O=${OUT:-/tmp}
+T0=$(date +%s)
+t() { echo "($(($(date +%s) - T0)) s)"; }
+export PYTHONUNBUFFERED=1
+python3 bench/sm90/qfrag_check.py || exit 1
+( cmake -S . -B build-qrs -G Ninja -DCMAKE_BUILD_TYPE=Release -DLITEATTN_CUDA=ON \
+    -DLITEATTN_CUDA_ARCHS=90 -DLITEATTN_PTXAS_VERBOSE=ON -DCMAKE_CUDA_FLAGS=-DLA_QRS=1 \
+    > "$O/build_lib.log" 2>&1 &&
+  cmake --build build-qrs -j 8 --target test_gpu >> "$O/build_lib.log" 2>&1 ) &
+pl=$!
+bench/sm90/build.sh > "$O/build_prev.log" 2>&1 &
+pp=$!
+LA_SM90_OUT=build-sm90/qrs LA_SM90_NVCC_FLAGS=-DLA_QRS=1 bench/sm90/build.sh > "$O/build_new.log" 2>&1 ||
+  { tail -3 "$O/build_new.log"; exit 1; }
+wait $pp || { tail -3 "$O/build_prev.log"; exit 1; }
+echo "bridges built $(t)"
+N=build-sm90/qrs/libsm90h.so
+P=build-sm90/libsm90h.so
+timeout 40 python3 bench/sm90/sm90_bench.py $N --check --only len640_d128_b3 > "$O/check_one.log" 2>&1
+rc=$?
+echo "check len640_d128_b3 rc=$rc $(t): $(tail -1 "$O/check_one.log")"
+[ $rc -eq 124 ] && { echo "qrs.sh: the check hung (timeout): stop"; exit 124; }
+[ $rc -ne 0 ] && { grep -E "^FAIL" "$O/check_one.log" | head -5; exit $rc; }
+for v in "" "--variant 1,2"; do
+  timeout 150 python3 bench/sm90/sm90_bench.py $N --check $v > "$O/check.log" 2>&1
+  rc=$?
+  echo "check ${v:-(rotating variants)} rc=$rc $(t): $(tail -1 "$O/check.log")"
+  grep -E "^FAIL" "$O/check.log" | head -5
+  [ $rc -ne 0 ] && exit $rc
+done
+wait $pl || { echo "library build failed"; tail -5 "$O/build_lib.log"; exit 1; }
+echo "library built $(t): $(grep -c 'Compiling entry.*sm90_kernel' "$O/build_lib.log") sm90 kernel entries"
+timeout 200 ctest --test-dir build-qrs -L gpu --output-on-failure > "$O/test_gpu.log" 2>&1
+rc=$?
+echo "ctest -L gpu (LA_QRS=1) rc=$rc $(t)"; grep -E "^FAIL|tests passed|tests failed" "$O/test_gpu.log" | head -5
+[ $rc -ne 0 ] && exit $rc
+left=$((470 - $(date +%s) + T0))
+timeout "$left" python3 bench/sm90/sm90_bench.py $N --ab-bench --ab $P --seed 99 \
+  --ab-shapes "${AB_SHAPES:-12,32760,128;40,75600,128;48,17776,64}" \
+  --ab-configs "${AB_CONFIGS:-MASS_thr=-30,d=0.25,d=0.10}" > "$O/ab_qrs.log" 2>&1
+echo "ab rc=$? $(t) (new = LA_QRS=1, prev = v15)"
+grep -vE "^#|^ *$" "$O/ab_qrs.log" | tail -30
+for tool in racecheck synccheck; do
+  c=len640_d128_b3
+  timeout 50 compute-sanitizer --tool $tool --error-exitcode 3 --target-processes all \
+    python3 bench/sm90/sm90_bench.py $N --check --variant 1,2 --only $c > "$O/san_${tool}.log" 2>&1
+  rc=$?
+  echo "$tool $c rc=$rc $(t) $(grep -E 'SUMMARY' "$O/san_${tool}.log" | tail -1)"
+done
