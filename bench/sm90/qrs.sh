@@ -4,8 +4,9 @@
 #   0. qfrag_check.py (host: the ldmatrix fragment against the wgmma A layout, every lane);
 #   1. builds the bridge twice (build-sm90/qrs: -DLA_QRS=1; build-sm90: default = v15) and the
 #      library with -DLA_QRS=1 (build-qrs) for tests/gpu;
-#   2. the CPU-spec check of the QRS bridge: one case first (a hang shows in 40 s), then all
-#      cases with rotating variants and with the multicast variant 1,2;
+#   2. the CPU-spec check of the QRS bridge: one case first (a hang shows in 40 s), then
+#      same_bits.py against v15 (O, LSE, write masks bit for bit), then all cases with rotating
+#      variants and with the multicast variant 1,2;
 #   3. ctest -L gpu on the QRS library;
 #   4. only if all passed: sm90_bench.py --ab-bench new = QRS, prev = v15 (dense, MASS with nothing
 #      skipped, d = 0.25 and 0.10; each sparse / marking row divided by a dense of its own build
@@ -39,6 +40,12 @@ rc=$?
 echo "check len640_d128_b3 rc=$rc $(t): $(tail -1 "$O/check_one.log")"
 [ $rc -eq 124 ] && { echo "qrs.sh: the check hung (timeout): stop"; exit 124; }
 [ $rc -ne 0 ] && { grep -E "^FAIL" "$O/check_one.log" | head -5; exit $rc; }
+# the same GEMMs on the same operand bits: O, LSE and write masks equal to v15's bit for bit
+timeout 150 python3 bench/sm90/same_bits.py $N $P > "$O/same_bits.log" 2>&1
+rc=$?
+echo "same_bits (QRS vs v15) rc=$rc $(t): $(tail -1 "$O/same_bits.log")"
+grep -E "^FAIL" "$O/same_bits.log" | head -5
+[ $rc -ne 0 ] && exit $rc
 for v in "" "--variant 1,2"; do
   timeout 150 python3 bench/sm90/sm90_bench.py $N --check $v > "$O/check.log" 2>&1
   rc=$?
@@ -53,6 +60,7 @@ rc=$?
 echo "ctest -L gpu (LA_QRS=1) rc=$rc $(t)"; grep -E "^FAIL|tests passed|tests failed" "$O/test_gpu.log" | head -5
 [ $rc -ne 0 ] && exit $rc
 left=$((470 - $(date +%s) + T0))
+[ "$left" -lt 60 ] && left=60
 timeout "$left" python3 bench/sm90/sm90_bench.py $N --ab-bench --ab $P --seed 99 \
   --ab-shapes "${AB_SHAPES:-12,32760,128;40,75600,128;48,17776,64}" \
   --ab-configs "${AB_CONFIGS:-MASS_thr=-30,d=0.25,d=0.10}" > "$O/ab_qrs.log" 2>&1

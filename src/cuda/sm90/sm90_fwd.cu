@@ -137,7 +137,8 @@
 /* LA_QRS (opt-in, -DLA_QRS=1; compiled, not yet run on a GPU): Q K^T with Q held in registers
  * (wgmma RS, K-major B) instead of read from shared memory at every tile. Each consumer thread
  * loads its warpgroup's Q fragment once per item (ldmatrix, D / 4 registers: 32 at D=128, 16 at
- * D=64) and releases the Q buffer right away (every consumer thread arrives on empty_q), so the
+ * D=64) and releases the Q buffer after the item's first Q K^T (every consumer thread arrives on
+ * empty_q), so the
  * producer loads the next item's Q as soon as it has issued this item's last K/V, not after the
  * consumers' last Q K^T (the v13 trace's 1400-1750-cycle Q wait per item), and each tile reads 32
  * KB less shared memory at D=128 (16 KB at D=64): energy per tile, which sets the clock on a card
@@ -1352,10 +1353,7 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
       LA_TRC(1, LA_CLK());
       ++qcount;
 #if LA_QRS
-      /* Q in registers; every thread releases the buffer after its own reads (the producer may
-       * overwrite it with the next item's Q from here on) */
-      load_q();
-      la_mbar_arrive(bar.empty_q());
+      load_q(); /* Q in registers; the buffer is released after the first Q K^T below */
 #endif
       float sc[64];
       uint32_t pr[32];
@@ -1376,6 +1374,12 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
       la_fence_regs(sc);
       LA_TRC(3, LA_CLK());
       release_k(s);
+#if LA_QRS
+      /* every consumer thread releases Q once its fragment has been read by a completed wgmma
+       * (so its ldmatrix reads are surely done; the producer may overwrite the buffer with the
+       * next item's Q from here on, as CUTLASS's RS pipelines release after use) */
+      la_mbar_arrive(bar.empty_q());
+#endif
       float x0, x1, mo0 = m0, mo1 = m1, lo0 = l0, lo1 = l1;
       softmax(sc, j, a0, a1, x0, x1);
       /* The tile whose marking is pending (LA_MARK_AT 1, 2): its index, PEAK terms, row sums

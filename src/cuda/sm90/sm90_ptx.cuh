@@ -98,12 +98,9 @@ __device__ __forceinline__ void la_tma_load_5d_mc(uint32_t dst, const void *map,
       : "memory");
 }
 
-/* ---- epilogue through shared memory (LA_OTMA) ---- */
-/* Four 8x8 b16 matrices from the mma fragment layout (register i: matrix i; lane l addresses row
- * l % 8 of matrix l / 8). */
-/* ldmatrix x4: four 8x8 b16 matrices from shared memory; lane l gives the row address of matrix
- * l / 8, row l % 8; register i of every lane gets its pair of matrix i (row lane / 4, columns
- * 2 (lane % 4), +1). */
+/* ldmatrix x4 (LA_QRS: the Q fragment): four 8x8 b16 matrices from shared memory; lane l gives
+ * the row address of matrix l / 8, row l % 8; register i of every lane gets its pair of matrix i
+ * (row lane / 4, columns 2 (lane % 4), +1). */
 __device__ __forceinline__ void la_ldmatrix_x4(uint32_t addr, uint32_t &a, uint32_t &b, uint32_t &c,
                                                uint32_t &d) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];"
@@ -111,6 +108,9 @@ __device__ __forceinline__ void la_ldmatrix_x4(uint32_t addr, uint32_t &a, uint3
                : "r"(addr)
                : "memory");
 }
+/* ---- epilogue through shared memory (LA_OTMA) ---- */
+/* Four 8x8 b16 matrices from the mma fragment layout (register i: matrix i; lane l addresses row
+ * l % 8 of matrix l / 8). */
 __device__ __forceinline__ void la_stmatrix_x4(uint32_t addr, uint32_t a, uint32_t b, uint32_t c,
                                                uint32_t d) {
   asm volatile("stmatrix.sync.aligned.m8n8.x4.shared.b16 [%0], {%1, %2, %3, %4};" ::"r"(addr),
