@@ -47,10 +47,11 @@ echo "same_bits (QRS vs v15) rc=$rc $(t): $(tail -1 "$O/same_bits.log")"
 grep -E "^FAIL" "$O/same_bits.log" | head -5
 [ $rc -ne 0 ] && exit $rc
 for v in "" "--variant 1,2"; do
-  timeout 150 python3 bench/sm90/sm90_bench.py $N --check $v > "$O/check.log" 2>&1
+  f="$O/check${v:+_mc}.log"
+  timeout 150 python3 bench/sm90/sm90_bench.py $N --check $v > "$f" 2>&1
   rc=$?
-  echo "check ${v:-(rotating variants)} rc=$rc $(t): $(tail -1 "$O/check.log")"
-  grep -E "^FAIL" "$O/check.log" | head -5
+  echo "check ${v:-(rotating variants)} rc=$rc $(t): $(tail -1 "$f")"
+  grep -E "^FAIL" "$f" | head -5
   [ $rc -ne 0 ] && exit $rc
 done
 wait $pl || { echo "library build failed"; tail -5 "$O/build_lib.log"; exit 1; }
