@@ -76,23 +76,24 @@ def main():
         wm = torch.zeros(geom["words"], dtype=torch.int32, device=dev)
         r25 = random_mask(geom, 0.25, mgen).to(dev)
         r10 = random_mask(geom, 0.10, mgen).to(dev)
+        # name, density (the rows divide by it), run arguments
         cfgs = [
-            ("dense", dict()),
-            ("MASS thr=-30", dict(wmask=wm, thr=-30.0, crit=MASS)),
-            ("PEAK thr=-30", dict(wmask=wm, thr=-30.0, crit=PEAK)),
-            ("d=0.25", dict(rmask=r25)),
-            ("d=0.25 MASS thr=-4", dict(rmask=r25, wmask=wm, thr=-4.0, crit=MASS)),
-            ("d=0.10", dict(rmask=r10)),
+            ("dense", 1.0, dict()),
+            ("MASS thr=-30", 1.0, dict(wmask=wm, thr=-30.0, crit=MASS)),
+            ("PEAK thr=-30", 1.0, dict(wmask=wm, thr=-30.0, crit=PEAK)),
+            ("d=0.25", 0.25, dict(rmask=r25)),
+            ("d=0.25 MASS thr=-4", 0.25, dict(rmask=r25, wmask=wm, thr=-4.0, crit=MASS)),
+            ("d=0.10", 0.10, dict(rmask=r10)),
         ]
         if a.masks:
             n = round(0.25 * geom["Tk"])
             cfgs += [
                 # the same random mask on the static stride (no ranking: CTAs drift apart)
-                ("d=0.25 stride", dict(rmask=r25, persist=1)),
+                ("d=0.25 stride", 0.25, dict(rmask=r25, persist=1)),
                 # exactly n tiles per row at random positions (no cost variance)
-                ("d=0.25 equal", dict(rmask=exact_mask(geom, n, mgen).to(dev))),
+                ("d=0.25 equal", n / geom["Tk"], dict(rmask=exact_mask(geom, n, mgen).to(dev))),
                 # one contiguous band per row at a random start
-                ("d=0.25 band", dict(rmask=band_mask(geom, n, mgen).to(dev))),
+                ("d=0.25 band", n / geom["Tk"], dict(rmask=band_mask(geom, n, mgen).to(dev))),
             ]
         if a.only:
             keep = {c.replace("_", " ") for c in a.only.split(",")} | {"dense"}
@@ -105,7 +106,7 @@ def main():
             lib.run(1, BF16, q, k, v, o, None, pp=1, persist=2)
             torch.cuda.synchronize()
         for ps, order in enumerate((cfgs, cfgs[::-1])):
-            for name, kw in order:
+            for name, _, kw in order:
                 kw = dict(kw)
                 per = kw.pop("persist", 2)
                 run = lambda: lib.run(1, BF16, q, k, v, o, None, pp=1, persist=per, **kw)
@@ -116,10 +117,10 @@ def main():
                 run()
                 e1.record()
                 torch.cuda.synchronize()
-                n = max(3, int(a.secs * 1e3 / max(e0.elapsed_time(e1), 1e-3)))
+                reps = max(3, int(a.secs * 1e3 / max(e0.elapsed_time(e1), 1e-3)))
                 t0 = time.time()
                 e0.record()
-                for _ in range(n):
+                for _ in range(reps):
                     run()
                 e1.record()
                 if ps == 0 and name in ("dense", "d=0.25") and H == shapes[0][0]:
@@ -131,7 +132,7 @@ def main():
                         name, ", ".join(act) or "none"), flush=True)
                 torch.cuda.synchronize()
                 t1 = time.time()
-                ms = e0.elapsed_time(e1) / n
+                ms = e0.elapsed_time(e1) / reps
                 w = smp.window(t0 + 0.3, t1)
                 mhz = statistics.median(r[1] for r in w) if w else float("nan")
                 watt = statistics.median(r[2] for r in w) if w else float("nan")
@@ -140,14 +141,11 @@ def main():
         base = res["dense"]
         print("(%d, %d, %d): per pass ms/launch, median SM MHz, W, C (samples); time and cycles "
               "(ms x MHz) over d x those of dense in the same pass" % (H, S, D))
-        for name, _ in cfgs:
+        for name, d, _ in cfgs:
             cells = []
             for ps in range(2):
                 ms, mhz, watt, temp, ns = res[name][ps]
                 bms, bmhz = base[ps][0], base[ps][1]
-                d = 0.25 if "0.25" in name else 0.10 if "0.10" in name else 1.0
-                if "equal" in name or "band" in name:
-                    d = round(0.25 * geom["Tk"]) / geom["Tk"]
                 cells.append("%9.3f ms %5.0f MHz %4.0f W %2.0f C (%2d) t/(d dense) %.3f clock x%.3f "
                              "cycles/(d dense) %.3f" % (ms, mhz, watt, temp, ns, ms / (d * bms),
                                                         mhz / bmhz, ms * mhz / (d * bms * bmhz)))

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """qfrag_check.py — host check (no GPU) of -DLA_QRS=1's Q fragment load: simulates the TMA
-128B-swizzled Q buffer and ldmatrix x4 with the lane addresses of sm90_fwd.cu's load_q, and checks
+128B-swizzled Q buffer and ldmatrix x4 with the lane addresses of sm90_fwd.cu's load_q
+(la_sw128_x4_addr in sm90_ptx.cuh, which the LA_OTMA epilogue's stmatrix shares), and checks
 that every consumer thread's registers qr[4t..4t+3] hold the wgmma A fragment of k-step t (PTX ISA,
 register fragment A of m64nNk16, 16-bit types): a0 = (r, 16t + 2c .. +1), a1 = (r + 8, same),
 a2 = (r, 16t + 8 + 2c .. +1), a3 = (r + 8, same), r = 64 cw + 16 warp + lane / 4, c = lane % 4.
@@ -26,14 +27,16 @@ def main():
                 mem[smem_addr(row, col)] = (row, col)
         for cw in (0, 1):
             for warp in range(4):
-                # ldmatrix: lane l's address is row l % 8 of matrix l / 8 (as load_q computes it)
+                # ldmatrix: lane l's address is row l % 8 of matrix l / 8, as load_q computes it
+                # with la_sw128_x4_addr(Q, LA_BM, row16 = 64 cw + 16 warp, blk = 2t, lane)
                 for t in range(D // 16):
                     addrs = []
+                    row16, blk = cw * 64 + warp * 16, 2 * t
                     for lane in range(32):
-                        row = cw * 64 + warp * 16 + (lane & 7) + 8 * ((lane >> 3) & 1)
-                        col = 16 * t + 8 * (lane >> 4)
-                        addrs.append(row * 128 + (col // 64) * (BM * 128)
-                                     + ((((col % 64) // 8) ^ (row & 7)) << 4))
+                        row = row16 + ((lane >> 3) & 1) * 8 + (lane & 7)
+                        chunk = blk + (lane >> 4)
+                        addrs.append((chunk >> 3) * (BM * 128) + row * 128
+                                     + (((chunk & 7) ^ (lane & 7)) << 4))
                     for lane in range(32):
                         for i in range(4):  # register i <- matrix i, row lane / 4, pair lane % 4
                             base = addrs[8 * i + lane // 4]

@@ -138,11 +138,10 @@
  * (wgmma RS, K-major B) instead of read from shared memory at every tile. Each consumer thread
  * loads its warpgroup's Q fragment once per item (ldmatrix, D / 4 registers: 32 at D=128, 16 at
  * D=64) and releases the Q buffer after the item's first Q K^T (every consumer thread arrives on
- * empty_q), so the
- * producer loads the next item's Q as soon as it has issued this item's last K/V, not after the
- * consumers' last Q K^T (the v13 trace's 1400-1750-cycle Q wait per item), and each tile reads 32
- * KB less shared memory at D=128 (16 KB at D=64): energy per tile, which sets the clock on a card
- * at its power cap (NOTES.md, session of 20:12 UTC). */
+ * empty_q), so the producer loads the next item's Q as soon as it has issued this item's last
+ * K/V, not after the consumers' last Q K^T (the v13 trace's 1400-1750-cycle Q wait per item),
+ * and each tile reads 32 KB less shared memory at D=128 (16 KB at D=64): energy per tile, which
+ * sets the clock on a card at its power cap (NOTES.md, session of 20:12 UTC). */
 #ifndef LA_QRS
 #define LA_QRS 0
 #endif
@@ -984,18 +983,14 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
   /* LA_QRS: this thread's part of its warpgroup's Q rows, the A operand of every Q K^T k-step t
    * (registers 4t..4t+3: rows r0 / r0 + 8, columns 16t + 2 (lane % 4) (+1, +8, +9)). */
   uint32_t qr[D / 4];
-  /* The fragment by ldmatrix from the 128B-swizzled Q buffer (TMA layout: D / 64 slabs of LA_BM
-   * rows x 128 B; the 16-byte chunk index of a row XOR the row % 8): lane l addresses row
-   * l % 8 + 8 ((l / 8) % 2) of its warp's 16, columns 16t + 8 (l / 16). */
+  /* The fragment by ldmatrix from the 128B-swizzled Q buffer (the TMA's LA_BM-row slabs): k-step
+   * t is the warp's 16 rows, 8-column blocks 2t and 2t + 1. */
   auto load_q = [&]() {
-    const int row = cw * 64 + (lt / 32) * 16 + (lane & 7) + 8 * ((lane >> 3) & 1);
 #pragma unroll
-    for (int t = 0; t < D / 16; ++t) {
-      const int col = 16 * t + 8 * (lane >> 4);
-      la_ldmatrix_x4(sbase + L::Q_OFF + (col / 64) * (LA_BM * 128) + row * 128
-                         + ((((col % 64) / 8) ^ (row & 7)) << 4),
+    for (int t = 0; t < D / 16; ++t)
+      la_ldmatrix_x4(la_sw128_x4_addr(sbase + L::Q_OFF, LA_BM, cw * 64 + (lt / 32) * 16, 2 * t,
+                                      lane),
                      qr[4 * t], qr[4 * t + 1], qr[4 * t + 2], qr[4 * t + 3]);
-    }
   };
 #endif
   auto issue_qk = [&](float (&sc)[64], uint32_t s) {
@@ -1502,13 +1497,10 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
       const uint32_t obuf = sbase + L::O_OFF + cw * (64 * D * 2);
       if (lt == 0) la_bulk_wait_read0(); /* the previous item's store has read the buffer */
       la_bar_sync(LA_NB_EPI + cw, 128);
-      const int mrow = (lt / 32) * 16 + ((lane >> 3) & 1) * 8 + (lane & 7);
 #pragma unroll
       for (int i = 0; i < D / 8; i += 2) {
-        const int cblk = i + (lane >> 4);
-        const uint32_t addr =
-            obuf + (cblk >> 3) * (64 * 128) + mrow * 128 + (((cblk & 7) ^ (lane & 7)) << 4);
-        la_stmatrix_x4(addr, la_pack<F16>(o[4 * i] * i0, o[4 * i + 1] * i0),
+        la_stmatrix_x4(la_sw128_x4_addr(obuf, 64, (lt / 32) * 16, i, lane),
+                       la_pack<F16>(o[4 * i] * i0, o[4 * i + 1] * i0),
                        la_pack<F16>(o[4 * i + 2] * i1, o[4 * i + 3] * i1),
                        la_pack<F16>(o[4 * i + 4] * i0, o[4 * i + 5] * i0),
                        la_pack<F16>(o[4 * i + 6] * i1, o[4 * i + 7] * i1));

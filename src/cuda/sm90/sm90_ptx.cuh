@@ -98,6 +98,15 @@ __device__ __forceinline__ void la_tma_load_5d_mc(uint32_t dst, const void *map,
       : "memory");
 }
 
+/* The address lane `lane` gives to ldmatrix / stmatrix x4 over a warp's 16 rows of a TMA
+ * 128B-swizzled buffer (64-column slabs of `rows` rows x 128 B, 1024-byte aligned): matrix
+ * m = lane / 8 is rows row16 + 8 (m & 1) .. + 7 (row16 a multiple of 8, so row % 8 = lane % 8),
+ * 8-column block blk + m / 2; the block's 16-byte chunk within its 128-byte row XOR row % 8. */
+__device__ __forceinline__ uint32_t la_sw128_x4_addr(uint32_t base, int rows, int row16, int blk,
+                                                     int lane) {
+  const int row = row16 + ((lane >> 3) & 1) * 8 + (lane & 7), chunk = blk + (lane >> 4);
+  return base + (chunk >> 3) * (rows * 128) + row * 128 + (((chunk & 7) ^ (lane & 7)) << 4);
+}
 /* ldmatrix x4 (LA_QRS: the Q fragment): four 8x8 b16 matrices from shared memory; lane l gives
  * the row address of matrix l / 8, row l % 8; register i of every lane gets its pair of matrix i
  * (row lane / 4, columns 2 (lane % 4), +1). */
