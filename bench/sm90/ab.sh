@@ -1,8 +1,8 @@
 #!/bin/bash
 # ab.sh — one device call for an A/B of the Hopper kernel from one tree: builds the new kernel
 # (build-sm90/libsm90h.so, extra nvcc flags $LA_SM90_NEW_FLAGS, default empty: the default
-# build, v15), the previous one (build-sm90/prev/libsm90h.so, $LA_SM90_PREV_FLAGS, default
-# -DLA_SM90_V13) and a third variant (build-sm90/alt/libsm90h.so, $LA_SM90_ALT_FLAGS, default
+# build, v17), the previous one (build-sm90/prev/libsm90h.so, $LA_SM90_PREV_FLAGS, default
+# -DLA_SM90_V15) and a third variant (build-sm90/alt/libsm90h.so, $LA_SM90_ALT_FLAGS, default
 # "off": skipped) side by side; a variable set to the empty string means the default build.
 # Checks the new build (and the third, if built) against the CPU spec (13 shapes x 4 modes, 12
 # of them with more rows than SMs; --quick-check: 2 modes); nothing is timed unless every case
@@ -17,7 +17,7 @@ OUTDIR=${OUT:-/tmp}
 QC=""; [ "$1" = "--quick-check" ] && QC=--quick
 start=$(date +%s)
 NEWF="${LA_SM90_NEW_FLAGS-}"
-PREVF="${LA_SM90_PREV_FLAGS--DLA_SM90_V13}"
+PREVF="${LA_SM90_PREV_FLAGS--DLA_SM90_V15}"
 LA_SM90_NVCC_FLAGS="$NEWF" bench/sm90/build.sh > "$OUTDIR/build_new.log" 2>&1 &
 pn=$!
 LA_SM90_OUT=build-sm90/prev LA_SM90_NVCC_FLAGS="$PREVF" \

@@ -42,7 +42,12 @@
  *   S=32760 D=128 d = 0.25), every row within +-1.4 % of v13, but the ranking 2.2-2.9x slower
  *   than v13's, cause not found. An earlier form with a larger callee moved the kernel body's
  *   register allocation (D=64 1.5-4 % slower, dense included).
- * - v15 (default): v13's kernel body and schedule, plus the spec-exact CTA-pair K/V multicast
+ * - v17 (default): v15 plus Q K^T with Q in registers at D=128 (LA_QRS below). H100, paired
+ *   against v15 (bench/sm90/qrs.sh): dense D=128 0.989 at H=12 S=32760 and H=40 S=75600, MASS
+ *   with nothing skipped 0.976 / 0.986, d = 0.25 0.997 / 0.988, d = 0.10 1.002 / 0.997; at D=64
+ *   it lost (dense 1.025, d = 0.10 1.036), so D=64 keeps Q in shared memory. -DLA_SM90_V15
+ *   builds v15.
+ * - -DLA_SM90_V15: v13's kernel body and schedule, plus the spec-exact CTA-pair K/V multicast
  *   for calls without a read mask at D=128 (LA_MCAST below: clusters of 2 CTAs take q-tiles 2p
  *   and 2p + 1, each in its own visit order, rank 1 one ring slot behind, every K/V tile but one
  *   per item loaded once for both). H100, paired against v13: dense 0.971-0.973 at the three
@@ -134,7 +139,8 @@
 #define LA_MCAST 0
 #endif
 #endif
-/* LA_QRS (opt-in, -DLA_QRS=1; compiled, not yet run on a GPU): Q K^T with Q held in registers
+/* LA_QRS (v17's default 1: D=128; 2: D=64 as well; 0: off, as -DLA_SM90_V15 and older versions
+ * build it): Q K^T with Q held in registers
  * (wgmma RS, K-major B) instead of read from shared memory at every tile. Each consumer thread
  * loads its warpgroup's Q fragment once per item (ldmatrix, D / 4 registers: 32 at D=128, 16 at
  * D=64) and releases the Q buffer after the item's first Q K^T (every consumer thread arrives on
@@ -143,8 +149,13 @@
  * and each tile reads 32 KB less shared memory at D=128 (16 KB at D=64): energy per tile, which
  * sets the clock on a card at its power cap (NOTES.md, session of 20:12 UTC). */
 #ifndef LA_QRS
+#if LA_VER == 13 && !defined(LA_SM90_V13) && !defined(LA_SM90_V15)
+#define LA_QRS 1
+#else
 #define LA_QRS 0
 #endif
+#endif
+template <int D> __host__ __device__ constexpr bool la_qrs() { return LA_QRS == 2 || (LA_QRS == 1 && D == 128); }
 /* LA_KV_POLICY: the L2 cache hint of the K/V tile loads (experiments: -DLA_KV_POLICY=
  * 0x1000000000000000ull is evict-normal; default evict-last). */
 #ifndef LA_KV_POLICY
@@ -999,12 +1010,14 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
       const uint64_t db = la_desc_sw128(
           sbase + L::K_OFF + s * L::KV_BYTES + (t / 4) * (LA_BN * 128) + (t % 4) * 32, 16, 1024);
 #if LA_QRS
-      la_wgmma_rsk_n128<F16>(sc, &qr[4 * t], db, t > 0);
-#else
+      if constexpr (la_qrs<D>()) {
+        la_wgmma_rsk_n128<F16>(sc, &qr[4 * t], db, t > 0);
+        continue;
+      }
+#endif
       const uint64_t da = la_desc_sw128(
           sbase + L::Q_OFF + (t / 4) * (LA_BM * 128) + cw * (64 * 128) + (t % 4) * 32, 16, 1024);
       la_wgmma_ss_n128<F16>(sc, da, db, t > 0);
-#endif
     }
     la_wgmma_commit();
   };
@@ -1348,7 +1361,7 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
       LA_TRC(1, LA_CLK());
       ++qcount;
 #if LA_QRS
-      load_q(); /* Q in registers; the buffer is released after the first Q K^T below */
+      if constexpr (la_qrs<D>()) load_q(); /* Q in registers; released after the first Q K^T */
 #endif
       float sc[64];
       uint32_t pr[32];
@@ -1373,7 +1386,7 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
       /* every consumer thread releases Q once its fragment has been read by a completed wgmma
        * (so its ldmatrix reads are surely done; the producer may overwrite the buffer with the
        * next item's Q from here on, as CUTLASS's RS pipelines release after use) */
-      la_mbar_arrive(bar.empty_q());
+      if constexpr (la_qrs<D>()) la_mbar_arrive(bar.empty_q());
 #endif
       float x0, x1, mo0 = m0, mo1 = m1, lo0 = l0, lo1 = l1;
       softmax(sc, j, a0, a1, x0, x1);
@@ -1466,7 +1479,7 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
       LA_TRC(10, twk);
       LA_TRC(11, twv);
       /* Every Q K^T of the item is done: the producer may load the next Q now. */
-      if (!LA_QRS && lt == 0) la_mbar_arrive(bar.empty_q());
+      if (!la_qrs<D>() && lt == 0) la_mbar_arrive(bar.empty_q());
       /* Tail: the last PV. */
       la_mbar_wait(bar.full_v(vs), vph);
       if (PP) la_bar_sync(LA_NB_PP + cw, 256);
@@ -1606,7 +1619,7 @@ __global__ void __launch_bounds__(LA_THREADS, 1)
     const la_bars<D> bar{sbase + L::BAR_OFF};
     la_mbar_init(bar.full_q(), 1);
     /* one arrive per consumer warpgroup; LA_QRS: per consumer thread */
-    la_mbar_init(bar.empty_q(), LA_QRS ? 256 : 2);
+    la_mbar_init(bar.empty_q(), la_qrs<D>() ? 256 : 2);
     for (uint32_t s = 0; s < L::STAGES; ++s) {
       la_mbar_init(bar.full_k(s), 1);
       /* LA_PUBJ: one arrive per consumer warp (LA_PUBJ_ALL: per consumer thread) */
