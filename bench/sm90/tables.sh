@@ -3,7 +3,8 @@
 # library build for sm_90, ctest -L gpu, the Python layer's CUDA tests, then the torch table
 # (bench/gpu/torch_baselines.py: liteattn sm90 against cuDNN, flash and FlexAttention in one
 # process) twice. Only the key files come back ($OUT keeps a handful; the rest stays in /tmp/gc*).
-# Usage on the device: bench/sm90/tables.sh
+# Usage on the device: bench/sm90/tables.sh, with carry [".whl"] (diffusers and pytest for the
+# Python tests are not on the device image; without them 16 tests error and 2 fail)
 cd "$(dirname "$0")/../.." || exit 1
 O=${OUT:-/tmp}
 T0=$(date +%s)
