@@ -1,0 +1,65 @@
+#!/bin/bash
+# dyn.sh — one device call for the -DLA_DYN=1 experiment (read-mask calls take their items from a
+# global ticket counter in item order instead of the longest-first list; sm90_fwd.cu "LA_DYN"):
+#   1. builds the bridge twice (build-sm90/dyn: -DLA_DYN=1, spills allowed: its non-pingpong
+#      marking variant at D=128 spills 4 bytes; build-sm90: the default, v17);
+#   2. one CPU-spec case first (a hang shows in 40 s), same_bits.py against v17 (the schedule must
+#      not change a bit), then every case with rotating variants and with variant 1,2 (read-mask
+#      calls with more rows than SMs take the counter; every launch after the first also checks
+#      that the last CTA reset it);
+#   3. only if all passed: --ab-bench new = DYN, prev = v17, read-mask densities 0.25 / 0.10 and
+#      dense (at D=64 dense runs unclustered, so through the item ring) at $AB_SHAPES;
+#   4. racecheck + synccheck on one read-mask case with more rows than SMs.
+# Prediction (NOTES.md, session of 21:59 UTC): t/(d·dense) at d = 0.25 at the 720p shapes from
+# 1.10-1.15 to ~1.06-1.08 (no ranking pass, CTAs in step as the equal-row masks that measured
+# 1.08), d = 0.10 -3 to -6 %, H=12 S=32760 within ±1 % (23 rounds: the tail may grow), D=64
+# dense ±1 %. Falsified if d = 0.25 at H=40 S=75600 gains < 1.5 %.
+# Tried and lost (NOTES.md, session of 21:59 UTC); the code is bench/sm90/results/dyn_tried.diff,
+# which this script applies to the device's copy of the tree when the source lacks LA_DYN (the
+# default build of the patched source is byte-identical to v17's).
+cd "$(dirname "$0")/../.." || exit 1
+grep -q "LA_DYN" src/cuda/sm90/sm90_fwd.cu || git apply bench/sm90/results/dyn_tried.diff || exit 1
+O=${OUT:-/tmp}
+T0=$(date +%s)
+t() { echo "($(($(date +%s) - T0)) s)"; }
+export PYTHONUNBUFFERED=1
+bench/sm90/build.sh > "$O/build_prev.log" 2>&1 &
+pp=$!
+LA_SM90_ALLOW_SPILLS=1 LA_SM90_OUT=build-sm90/dyn LA_SM90_NVCC_FLAGS=-DLA_DYN=1 \
+  bench/sm90/build.sh > "$O/build_new.log" 2>&1 || { tail -3 "$O/build_new.log"; exit 1; }
+wait $pp || { tail -3 "$O/build_prev.log"; exit 1; }
+echo "bridges built $(t); dyn spills: $(grep -cE '[1-9][0-9]* bytes spill' build-sm90/dyn/ptxas.log) kernels"
+N=build-sm90/dyn/libsm90h.so
+P=build-sm90/libsm90h.so
+timeout 40 python3 bench/sm90/sm90_bench.py $N --check --variant 1,2 --only len2048_d128_h20 > "$O/check_one.log" 2>&1
+rc=$?
+echo "check len2048_d128_h20 rc=$rc $(t): $(tail -1 "$O/check_one.log")"
+[ $rc -eq 124 ] && { echo "dyn.sh: the check hung (timeout): stop"; exit 124; }
+[ $rc -ne 0 ] && { grep -E "^FAIL" "$O/check_one.log" | head -5; exit $rc; }
+timeout 150 python3 bench/sm90/same_bits.py $N $P > "$O/same_bits.log" 2>&1
+rc=$?
+echo "same_bits (DYN vs v17) rc=$rc $(t): $(tail -1 "$O/same_bits.log")"
+grep -E "^FAIL" "$O/same_bits.log" | head -5
+[ $rc -ne 0 ] && exit $rc
+for v in "" "--variant 1,2"; do
+  f="$O/check${v:+_v12}.log"
+  timeout 150 python3 bench/sm90/sm90_bench.py $N --check $v > "$f" 2>&1
+  rc=$?
+  echo "check ${v:-(rotating variants)} rc=$rc $(t): $(tail -1 "$f")"
+  grep -E "^FAIL" "$f" | head -5
+  [ $rc -ne 0 ] && exit $rc
+done
+left=$((480 - $(date +%s) + T0))
+[ "$left" -lt 60 ] && left=60
+timeout "$left" python3 bench/sm90/sm90_bench.py $N --ab-bench --ab $P --seed 99 \
+  --ab-shapes "${AB_SHAPES:-40,75600,128;24,118800,128;12,32760,128;48,17776,64}" \
+  --ab-configs "${AB_CONFIGS:-d=0.25,d=0.10}" > "$O/ab_dyn.log" 2>&1
+echo "ab rc=$? $(t) (new = LA_DYN=1, prev = v17)"
+grep -vE "^#|^ *$" "$O/ab_dyn.log" | tail -32
+for tool in racecheck synccheck; do
+  c=len2048_d128_h20
+  timeout 60 compute-sanitizer --tool $tool --error-exitcode 3 --target-processes all \
+    python3 bench/sm90/sm90_bench.py $N --check --variant 1,2 --only $c > "$O/san_${tool}.log" 2>&1
+  rc=$?
+  echo "$tool $c rc=$rc $(t) $(grep -E 'SUMMARY' "$O/san_${tool}.log" | tail -1)"
+done
