@@ -23,6 +23,7 @@ O=${OUT:-/tmp}
 T0=$(date +%s)
 t() { echo "($(($(date +%s) - T0)) s)"; }
 export PYTHONUNBUFFERED=1
+. bench/sm90/steps.sh
 bench/sm90/build.sh > "$O/build_prev.log" 2>&1 &
 pp=$!
 LA_SM90_ALLOW_SPILLS=1 LA_SM90_OUT=build-sm90/dyn LA_SM90_NVCC_FLAGS=-DLA_DYN=1 \
@@ -31,24 +32,11 @@ wait $pp || { tail -3 "$O/build_prev.log"; exit 1; }
 echo "bridges built $(t); dyn spills: $(grep -cE '[1-9][0-9]* bytes spill' build-sm90/dyn/ptxas.log) kernels"
 N=build-sm90/dyn/libsm90h.so
 P=build-sm90/libsm90h.so
-timeout 40 python3 bench/sm90/sm90_bench.py $N --check --variant 1,2 --only len2048_d128_h20 > "$O/check_one.log" 2>&1
+la_step "check len2048_d128_h20" check_one.log 40 python3 bench/sm90/sm90_bench.py $N --check --variant 1,2 --only len2048_d128_h20
 rc=$?
-echo "check len2048_d128_h20 rc=$rc $(t): $(tail -1 "$O/check_one.log")"
 [ $rc -eq 124 ] && { echo "dyn.sh: the check hung (timeout): stop"; exit 124; }
-[ $rc -ne 0 ] && { grep -E "^FAIL" "$O/check_one.log" | head -5; exit $rc; }
-timeout 150 python3 bench/sm90/same_bits.py $N $P > "$O/same_bits.log" 2>&1
-rc=$?
-echo "same_bits (DYN vs v17) rc=$rc $(t): $(tail -1 "$O/same_bits.log")"
-grep -E "^FAIL" "$O/same_bits.log" | head -5
 [ $rc -ne 0 ] && exit $rc
-for v in "" "--variant 1,2"; do
-  f="$O/check${v:+_v12}.log"
-  timeout 150 python3 bench/sm90/sm90_bench.py $N --check $v > "$f" 2>&1
-  rc=$?
-  echo "check ${v:-(rotating variants)} rc=$rc $(t): $(tail -1 "$f")"
-  grep -E "^FAIL" "$f" | head -5
-  [ $rc -ne 0 ] && exit $rc
-done
+la_checks $N $P || exit $?
 left=$((480 - $(date +%s) + T0))
 [ "$left" -lt 60 ] && left=60
 timeout "$left" python3 bench/sm90/sm90_bench.py $N --ab-bench --ab $P --seed 99 \
@@ -56,10 +44,4 @@ timeout "$left" python3 bench/sm90/sm90_bench.py $N --ab-bench --ab $P --seed 99
   --ab-configs "${AB_CONFIGS:-d=0.25,d=0.10}" > "$O/ab_dyn.log" 2>&1
 echo "ab rc=$? $(t) (new = LA_DYN=1, prev = v17)"
 grep -vE "^#|^ *$" "$O/ab_dyn.log" | tail -32
-for tool in racecheck synccheck; do
-  c=len2048_d128_h20
-  timeout 60 compute-sanitizer --tool $tool --error-exitcode 3 --target-processes all \
-    python3 bench/sm90/sm90_bench.py $N --check --variant 1,2 --only $c > "$O/san_${tool}.log" 2>&1
-  rc=$?
-  echo "$tool $c rc=$rc $(t) $(grep -E 'SUMMARY' "$O/san_${tool}.log" | tail -1)"
-done
+la_sanitize $N len2048_d128_h20 60

@@ -22,6 +22,7 @@ O=${OUT:-/tmp}
 T0=$(date +%s)
 t() { echo "($(($(date +%s) - T0)) s)"; }
 export PYTHONUNBUFFERED=1
+. bench/sm90/steps.sh
 ( cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DLITEATTN_CUDA=ON \
     -DLITEATTN_CUDA_ARCHS=90 -DLITEATTN_PTXAS_VERBOSE=ON > "$O/build_lib.log" 2>&1 &&
   cmake --build build-gpu -j 8 --target test_gpu >> "$O/build_lib.log" 2>&1 ) &
@@ -33,21 +34,7 @@ wait $pp || { tail -3 "$O/build_prev.log"; exit 1; }
 echo "bridges built $(t)"
 N=build-sm90/libsm90h.so
 P=build-sm90/prev/libsm90h.so
-timeout 150 python3 bench/sm90/same_bits.py $N $P > "$O/same_bits.log" 2>&1
-rc=$?
-echo "same_bits rc=$rc $(t): $(tail -1 "$O/same_bits.log")"
-grep -E "^FAIL" "$O/same_bits.log" | head -5
-[ $rc -ne 0 ] && { tail -5 "$O/same_bits.log"; exit $rc; }
-timeout 150 python3 bench/sm90/sm90_bench.py $N --check > "$O/check.log" 2>&1
-rc=$?
-echo "check (rotating variants) rc=$rc $(t): $(tail -1 "$O/check.log")"
-grep -E "^FAIL" "$O/check.log" | head -5
-[ $rc -ne 0 ] && exit $rc
-timeout 150 python3 bench/sm90/sm90_bench.py $N --check --variant 1,2 > "$O/check_mc.log" 2>&1
-rc=$?
-echo "check (variant 1,2: multicast where it applies) rc=$rc $(t): $(tail -1 "$O/check_mc.log")"
-grep -E "^FAIL" "$O/check_mc.log" | head -5
-[ $rc -ne 0 ] && exit $rc
+la_checks $N $P || exit $?
 wait $pl || { echo "library build failed"; tail -5 "$O/build_lib.log"; exit 1; }
 echo "library built $(t): $(grep -c 'Compiling entry.*sm90_kernel' "$O/build_lib.log") sm90 kernel entries"
 timeout 200 ctest --test-dir build-gpu -L gpu --output-on-failure > "$O/test_gpu.log" 2>&1
@@ -60,11 +47,4 @@ timeout "$left" python3 bench/sm90/sm90_bench.py $N --ab-bench --ab $P --seed 99
   --ab-configs "${AB_CONFIGS:-MASS_thr=-30,PEAK_thr=-30,d=0.25_MASS_thr=-4}" > "$O/ab_mark9.log" 2>&1
 echo "ab rc=$? $(t) (new = v16, prev = v15)"
 grep -vE "^#|^ *$" "$O/ab_mark9.log" | tail -30
-for tool in racecheck synccheck; do
-  c=len640_d128_b3
-  timeout 70 compute-sanitizer --tool $tool --error-exitcode 3 --target-processes all \
-    python3 bench/sm90/sm90_bench.py $N --check --variant 1,2 --only $c > "$O/san_${tool}.log" 2>&1
-  rc=$?
-  echo "$tool $c rc=$rc $(t) $(grep -E 'SUMMARY' "$O/san_${tool}.log" | tail -1)"
-  [ $rc -ne 0 ] && tail -5 "$O/san_${tool}.log"
-done
+la_sanitize $N len640_d128_b3 70

@@ -21,6 +21,7 @@ O=${OUT:-/tmp}
 T0=$(date +%s)
 t() { echo "($(($(date +%s) - T0)) s)"; }
 export PYTHONUNBUFFERED=1
+. bench/sm90/steps.sh
 python3 bench/sm90/qfrag_check.py || exit 1
 ( cmake -S . -B build-qrs -G Ninja -DCMAKE_BUILD_TYPE=Release -DLITEATTN_CUDA=ON \
     -DLITEATTN_CUDA_ARCHS=90 -DLITEATTN_PTXAS_VERBOSE=ON -DCMAKE_CUDA_FLAGS=-DLA_QRS=1 \
@@ -35,25 +36,12 @@ wait $pp || { tail -3 "$O/build_prev.log"; exit 1; }
 echo "bridges built $(t)"
 N=build-sm90/qrs/libsm90h.so
 P=build-sm90/libsm90h.so
-timeout 40 python3 bench/sm90/sm90_bench.py $N --check --only len640_d128_b3 > "$O/check_one.log" 2>&1
+la_step "check len640_d128_b3" check_one.log 40 python3 bench/sm90/sm90_bench.py $N --check --only len640_d128_b3
 rc=$?
-echo "check len640_d128_b3 rc=$rc $(t): $(tail -1 "$O/check_one.log")"
 [ $rc -eq 124 ] && { echo "qrs.sh: the check hung (timeout): stop"; exit 124; }
-[ $rc -ne 0 ] && { grep -E "^FAIL" "$O/check_one.log" | head -5; exit $rc; }
-# the same GEMMs on the same operand bits: O, LSE and write masks equal to v15's bit for bit
-timeout 150 python3 bench/sm90/same_bits.py $N $P > "$O/same_bits.log" 2>&1
-rc=$?
-echo "same_bits (QRS vs v15) rc=$rc $(t): $(tail -1 "$O/same_bits.log")"
-grep -E "^FAIL" "$O/same_bits.log" | head -5
 [ $rc -ne 0 ] && exit $rc
-for v in "" "--variant 1,2"; do
-  f="$O/check${v:+_mc}.log"
-  timeout 150 python3 bench/sm90/sm90_bench.py $N --check $v > "$f" 2>&1
-  rc=$?
-  echo "check ${v:-(rotating variants)} rc=$rc $(t): $(tail -1 "$f")"
-  grep -E "^FAIL" "$f" | head -5
-  [ $rc -ne 0 ] && exit $rc
-done
+# the same GEMMs on the same operand bits: O, LSE and write masks equal to v15's bit for bit
+la_checks $N $P || exit $?
 wait $pl || { echo "library build failed"; tail -5 "$O/build_lib.log"; exit 1; }
 echo "library built $(t): $(grep -c 'Compiling entry.*sm90_kernel' "$O/build_lib.log") sm90 kernel entries"
 timeout 200 ctest --test-dir build-qrs -L gpu --output-on-failure > "$O/test_gpu.log" 2>&1
@@ -67,10 +55,4 @@ timeout "$left" python3 bench/sm90/sm90_bench.py $N --ab-bench --ab $P --seed 99
   --ab-configs "${AB_CONFIGS:-MASS_thr=-30,d=0.25,d=0.10}" > "$O/ab_qrs.log" 2>&1
 echo "ab rc=$? $(t) (new = LA_QRS=1, prev = v15)"
 grep -vE "^#|^ *$" "$O/ab_qrs.log" | tail -30
-for tool in racecheck synccheck; do
-  c=len640_d128_b3
-  timeout 50 compute-sanitizer --tool $tool --error-exitcode 3 --target-processes all \
-    python3 bench/sm90/sm90_bench.py $N --check --variant 1,2 --only $c > "$O/san_${tool}.log" 2>&1
-  rc=$?
-  echo "$tool $c rc=$rc $(t) $(grep -E 'SUMMARY' "$O/san_${tool}.log" | tail -1)"
-done
+la_sanitize $N len640_d128_b3 50

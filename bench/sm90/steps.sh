@@ -1,0 +1,37 @@
+# steps.sh — shell functions the one-call device scripts share (source it; bash). Each step
+# writes its log under $O, prints one line with its status and the seconds since $T0, and the
+# first FAIL lines; it returns the command's status.
+#   la_step NAME LOG SECONDS CMD...   run CMD under a timeout into $O/LOG
+#   la_checks NEW PREV [LOG_PREFIX]   same_bits.py NEW PREV, then the CPU-spec check of NEW with
+#                                     rotating variants and with variant 1,2
+#   la_sanitize LIB CASE SECONDS      racecheck and synccheck of one check case (variant 1,2)
+la_step() {
+  local name=$1 log=$2 secs=$3
+  shift 3
+  timeout "$secs" "$@" > "$O/$log" 2>&1
+  local rc=$?
+  echo "$name rc=$rc ($(($(date +%s) - T0)) s): $(tail -1 "$O/$log")"
+  grep -E "^FAIL" "$O/$log" | head -5
+  return $rc
+}
+la_checks() {
+  local new=$1 prev=$2 pre=${3:-}
+  la_step "same_bits" "${pre}same_bits.log" 150 python3 bench/sm90/same_bits.py "$new" "$prev" ||
+    return $?
+  la_step "check (rotating variants)" "${pre}check.log" 150 \
+    python3 bench/sm90/sm90_bench.py "$new" --check || return $?
+  la_step "check (variant 1,2)" "${pre}check_mc.log" 150 \
+    python3 bench/sm90/sm90_bench.py "$new" --check --variant 1,2
+}
+la_sanitize() {
+  local lib=$1 c=$2 secs=$3 tool rc
+  for tool in racecheck synccheck; do
+    timeout "$secs" compute-sanitizer --tool $tool --error-exitcode 3 --target-processes all \
+      python3 bench/sm90/sm90_bench.py "$lib" --check --variant 1,2 --only "$c" \
+      > "$O/san_${tool}.log" 2>&1
+    rc=$?
+    echo "$tool $c rc=$rc ($(($(date +%s) - T0)) s) $(grep -E 'SUMMARY' "$O/san_${tool}.log" | tail -1)"
+    [ $rc -ne 0 ] && tail -5 "$O/san_${tool}.log"
+  done
+  return 0
+}
