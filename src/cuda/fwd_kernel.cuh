@@ -355,6 +355,20 @@ __global__ void __launch_bounds__(LA_CUDA_THREADS, 2)
 #endif
   constexpr bool EARLY = NSUB == 1 && ((LA_V5_EARLY_VOTE >> MARK) & 1);
 #endif
+  /* LATE_COMMIT (marking off, D = 128): the next K block's copy is issued where it always was
+   * but committed after the softmax, behind a branch (npos < Tk). Without a branch there the
+   * softmax and P·V are one basic block: ptxas sinks the four row sums (16 serial FADDs each)
+   * under the P·V HMMAs, keeps their fp32 probabilities live beside the packed ones and spills l
+   * (255 registers, 48-52 bytes, 4 LDL + 4 STL per block at every architecture, CUDA 13.0). The
+   * branch ends the softmax's block as the vote's branch does when marking: no spill, 245-254
+   * registers, the loop 1387 -> 1299 instructions at sm_90, the same arithmetic. (An
+   * unconditional commit there is no branch and changes nothing; moving the copy itself there
+   * also removes the spill but shortens the copy's overlap.) Every other variant keeps its SASS.
+   * -DLA_LATE_COMMIT=0 builds the previous schedule (A/B: scripts/ab_portable.sh ALT_FLAGS). */
+#ifndef LA_LATE_COMMIT
+#define LA_LATE_COMMIT 1
+#endif
+  constexpr bool LATE_COMMIT = LA_LATE_COMMIT && MARK == LA_MARK_NONE && D == 128;
   /* Per-lane byte offsets of the ldmatrix rows at k-step 0. Rows are D*2 bytes (a multiple of
    * 128) and every row base used below is too, so step kd's chunk (2*kd + c) ^ (row % 8) lands
    * at offset ^ (kd << 5): c is the low chunk bit, 2*kd only touches the higher ones. */
@@ -448,7 +462,7 @@ __global__ void __launch_bounds__(LA_CUDA_THREADS, 2)
       const int jn = diag + npos < p.Tk ? diag + npos : diag + npos - p.Tk;
       la_load_tile<D, KB>(sKa, gk, p.k_ss, jn * BN + nsubi * KB, p.Sk, tid);
     }
-    la_cp_commit();
+    if (!LATE_COMMIT) la_cp_commit();
 
     /* Online softmax in base 2 with the scale folded in: p = 2^(s*c - m*c). */
     uint32_t pa[MI][KK][4];
@@ -572,6 +586,9 @@ __global__ void __launch_bounds__(LA_CUDA_THREADS, 2)
       first = false;
     }
 #endif
+
+    /* The K copy's group, committed where a copy was issued (the copy is in flight since then). */
+    if (LATE_COMMIT && npos < p.Tk) la_cp_commit();
 
     /* O += P·V. */
 #pragma unroll
