@@ -42,7 +42,11 @@
  *   S=32760 D=128 d = 0.25), every row within +-1.4 % of v13, but the ranking 2.2-2.9x slower
  *   than v13's, cause not found. An earlier form with a larger callee moved the kernel body's
  *   register allocation (D=64 1.5-4 % slower, dense included).
- * - v17 (default): v15 plus Q K^T with Q in registers at D=128 (LA_QRS below). H100, paired
+ * - v18 (default): v17 plus the drift-free longest-first schedule (LA_DF below) for read-mask
+ *   calls at D=128 with >= 64 rounds and >= 65536 keys. H100 against v17 (bench/sm90/df2.sh):
+ *   d = 0.25 / 0.10 0.964 / 0.970 at H=40 S=75600, 0.943 / 0.953 at H=24 S=118800; other calls
+ *   take v17's code. -DLA_SM90_V17 builds v17.
+ * - -DLA_SM90_V17: v15 plus Q K^T with Q in registers at D=128 (LA_QRS below). H100, paired
  *   against v15 (bench/sm90/qrs.sh): dense D=128 0.989 at H=12 S=32760 and H=40 S=75600, MASS
  *   with nothing skipped 0.976 / 0.986, d = 0.25 0.997 / 0.988, d = 0.10 1.002 / 0.997; at D=64
  *   it lost (dense 1.025, d = 0.10 1.036), so D=64 keeps Q in shared memory. -DLA_SM90_V15
@@ -156,6 +160,31 @@
 #endif
 #endif
 template <int D> __host__ __device__ constexpr bool la_qrs() { return LA_QRS == 2 || (LA_QRS == 1 && D == 128); }
+/* LA_DF (v18's default 1; 0 as -DLA_SM90_V17 and older versions build it): read-mask calls at
+ * D=128 with long keys get the longest-first schedule without drift (la_schedule_df): round r's
+ * heaviest item goes to the CTA with the least work so far (v13's snake keeps the CTAs'
+ * cumulative loads 0.63 items apart on average at H=40 S=75600 d = 0.25, this rule 0.20:
+ * bench/sm90/sim_drift.py), so the CTAs start each round's items together and read the K/V
+ * tiles they share within a shorter window (L2: NOTES.md, LA_DYN). */
+#ifndef LA_DF
+#if LA_VER == 13 && !defined(LA_SM90_V13) && !defined(LA_SM90_V15) && !defined(LA_SM90_V17)
+#define LA_DF 1
+#else
+#define LA_DF 0
+#endif
+#endif
+/* Where LA_DF's rule applies: from LA_DF_MIN_ROUNDS rounds (items / grid) up, as its ranking is
+ * paid before any work (~1 kcycle a round; H=12 S=32760, 24 rounds: d = 0.10 2.5 % slower with
+ * the rule), and from LA_DF_MIN_SK keys up: at H=40 S=32760 (78 rounds, 16.8 MB of K/V per head)
+ * it lost 1.2-1.9 %, at the 720p shapes (S = 75600 / 118800, 169-179 rounds) it gained 3-6 %
+ * (H100, bench/sm90/df.sh, df2.sh). Two measured points, not a model: where between them it
+ * starts to pay is not known. */
+#ifndef LA_DF_MIN_ROUNDS
+#define LA_DF_MIN_ROUNDS 64
+#endif
+#ifndef LA_DF_MIN_SK
+#define LA_DF_MIN_SK 65536
+#endif
 /* LA_KV_POLICY: the L2 cache hint of the K/V tile loads (experiments: -DLA_KV_POLICY=
  * 0x1000000000000000ull is evict-normal; default evict-last). */
 #ifndef LA_KV_POLICY
@@ -663,6 +692,77 @@ __device__ __noinline__ void la_schedule(const la_sm90_params_t &p, int *list) {
   for (int r = threadIdx.x / 32; r * (int)gridDim.x < (int)p.items; r += LA_THREADS / 32)
     la_rank_round(p, list, r, threadIdx.x % 32, LA_THREADS / 32);
 }
+#if LA_DF
+#define LA_DF_G (32 * LA_SCHED_NI) /* the host's grid bound for lpt */
+/* LA_DF: scratch ints (in the K and V rings, free until the producer starts) for `items`. */
+__host__ __device__ constexpr int la_df_words(int items) { return items + 5 * LA_DF_G; }
+/* LA_DF's schedule (all threads of the CTA; every CTA computes the same assignment): every
+ * item's cost (visited tiles) into scratch, then round by round, as the stride's rounds: the
+ * round's items ranked by cost (more first, then the lower index, as v13), the CTAs by their
+ * load so far (less first, then the lower index; in a last, partial round of nw items only CTAs
+ * 0 .. nw - 1 take part, as la_my_items counts), the k-th heaviest item to the k-th least loaded
+ * CTA. Round 0 is v13's (all loads 0). */
+__device__ __noinline__ void la_schedule_df(const la_sm90_params_t &p, int *list, int *scr) {
+  const int t = threadIdx.x, G = (int)gridDim.x, items = (int)p.items, W = p.W;
+  int *cost = scr;               /* [items] */
+  int *load = scr + items;       /* [G] the CTAs' visited tiles so far */
+  int *rk_it = load + LA_DF_G;   /* [nw] the rank of the round's item t (heaviest 0) */
+  int *rk_cta = rk_it + LA_DF_G; /* [nw] the rank of CTA c by load (least 0) */
+  int *sc = rk_cta + LA_DF_G;    /* [nw] the cost of the item of rank k */
+  int *si = sc + LA_DF_G;        /* [nw] its index in the round */
+  /* four rows per thread at a time: their words' loads are in flight together */
+  for (int i0 = t; i0 < items; i0 += 4 * LA_THREADS) {
+    int c[4] = {0, 0, 0, 0};
+    for (int w = 0; w < W; ++w) {
+#pragma unroll
+      for (int u = 0; u < 4; ++u) {
+        const int i = i0 + u * LA_THREADS;
+        if (i < items) c[u] += __popc(__ldg(p.rmask + (int64_t)i * W + w));
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < 4; ++u) {
+      const int i = i0 + u * LA_THREADS;
+      if (i < items) cost[i] = p.nmq && la_must_q_tile(p, i % p.Tq) ? p.Tk : c[u];
+    }
+  }
+  if (t < G) load[t] = 0;
+  __syncthreads();
+  const int rounds = (items + G - 1) / G;
+  for (int r = 0; r < rounds; ++r) {
+    const int w0 = r * G, nw = items - w0 < G ? items - w0 : G;
+    if (t < nw) {
+      const int ct = cost[w0 + t];
+      int k = 0;
+      for (int u = 0; u < nw; ++u) {
+        const int cu = cost[w0 + u];
+        k += cu > ct || (cu == ct && u < t);
+      }
+      rk_it[t] = k;
+    } else if (t >= LA_DF_G && t < LA_DF_G + nw) {
+      const int c = t - LA_DF_G, lc = load[c];
+      int k = 0;
+      for (int u = 0; u < nw; ++u) {
+        const int lu = load[u];
+        k += lu < lc || (lu == lc && u < c);
+      }
+      rk_cta[c] = k;
+    }
+    __syncthreads();
+    if (t < nw) {
+      sc[rk_it[t]] = cost[w0 + t];
+      si[rk_it[t]] = t;
+    }
+    __syncthreads();
+    if (t < nw) {
+      const int k = rk_cta[t];
+      load[t] += sc[k];
+      if (t == (int)blockIdx.x) list[r] = w0 + si[k];
+    }
+    __syncthreads();
+  }
+}
+#endif
 #elif LA_VER >= 14
 /* v14's schedule. Shared memory: list[LA_MAX_LIST] (this CTA's item of each round), then
  * aux[LA_THREADS]: the CTAs' loads aux[0, G), the last round's item of each rank aux[160, 160 +
@@ -1658,6 +1758,16 @@ __global__ void __launch_bounds__(LA_THREADS, 1)
   }
 #if LA_VER >= 14
   if (p.lpt) la_schedule<D>(p, list);
+#elif LA_DF
+  /* (D=128 only: the call's code moved the D=64 kernel body's register allocation, which v14 saw
+   * cost D=64 1.5-4 %) */
+  if (p.lpt) {
+    if (D == 128 && !MC && p.items >= (int64_t)LA_DF_MIN_ROUNDS * gridDim.x
+        && p.Sk >= LA_DF_MIN_SK && la_df_words((int)p.items) * 4 <= 2 * L::STAGES * L::KV_BYTES)
+      la_schedule_df(p, list, (int *)(la_smem_raw + (sbase - raw) + L::K_OFF));
+    else
+      la_schedule(p, list);
+  }
 #else
   if (p.lpt) la_schedule(p, list);
 #endif

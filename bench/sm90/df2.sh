@@ -1,0 +1,30 @@
+#!/bin/bash
+# df2.sh — the confirmation run of -DLA_DF=1 with LA_DF_MIN_ROUNDS=64 (the rule only where a
+# launch has >= 64 rounds; df.sh's first run used it everywhere): the checks of a build with the
+# threshold at 1 (every read-mask case with more rows than SMs takes the rule), same_bits.py of
+# that build against v17, then --ab-bench new = LA_DF=1 (threshold 64), prev = v17, at the three
+# D=128 production shapes and Wan2.1-14B at 480p (H=40 S=32760: 78 rounds), d = 0.25 / 0.10, in
+# reversed order from df.sh's run. Prediction (from df.sh's run): d = 0.10 at 720p -3 to -6 %,
+# d = 0.25 -1 to -3 %, H=12 S=32760 unchanged (below the threshold: the same code path).
+cd "$(dirname "$0")/../.." || exit 1
+O=${OUT:-/tmp}
+T0=$(date +%s)
+export PYTHONUNBUFFERED=1
+. bench/sm90/steps.sh
+bench/sm90/build.sh > "$O/build_prev.log" 2>&1 &
+pp=$!
+LA_SM90_OUT=build-sm90/df1 LA_SM90_NVCC_FLAGS="-DLA_DF=1 -DLA_DF_MIN_ROUNDS=1" bench/sm90/build.sh > "$O/build_df1.log" 2>&1 &
+p1=$!
+LA_SM90_OUT=build-sm90/df LA_SM90_NVCC_FLAGS=-DLA_DF=1 bench/sm90/build.sh > "$O/build_new.log" 2>&1 ||
+  { tail -3 "$O/build_new.log"; exit 1; }
+wait $pp || { tail -3 "$O/build_prev.log"; exit 1; }
+wait $p1 || { tail -3 "$O/build_df1.log"; exit 1; }
+echo "bridges built ($(($(date +%s) - T0)) s)"
+N=build-sm90/df/libsm90h.so
+P=build-sm90/libsm90h.so
+la_checks build-sm90/df1/libsm90h.so $P || exit $?
+timeout $((520 - $(date +%s) + T0)) python3 bench/sm90/sm90_bench.py $N --ab-bench --ab $P --seed 7 \
+  --ab-shapes "${AB_SHAPES:-12,32760,128;40,32760,128;24,118800,128;40,75600,128}" \
+  --ab-configs "${AB_CONFIGS:-d=0.25,d=0.10}" > "$O/ab_df2.log" 2>&1
+echo "ab rc=$? ($(($(date +%s) - T0)) s) (new = LA_DF=1 threshold 64, prev = v17)"
+grep -E "RESULT|new/prev" "$O/ab_df2.log"
