@@ -1,0 +1,30 @@
+#!/bin/bash
+# markt.sh — one device call for -DLA_MARKT=1 (sm90_fwd.cu "LA_MARKT": at D=128 PEAK / MASS is a
+# template argument, not the run-time p.mass test in every tile's criterion): builds the bridge
+# twice (build-sm90/markt; build-sm90 = the default, v18), same_bits.py against v18 (the same
+# arithmetic: masks, O, LSE bit for bit) and the CPU-spec checks, then --ab-bench new = MARKT,
+# prev = v18 with marking (nothing skipped, and d = 0.25 with MASS thr = -4) at two D=128 shapes.
+# Prediction: MASS with nothing skipped -0.5 to -1 % (the test and its branch held ~1 % of the
+# multicast marking kernel's ncu samples), PEAK within +-0.5 %, dense unchanged (same kernels).
+cd "$(dirname "$0")/../.." || exit 1
+# Tried and lost (NOTES.md, session of 21:59 UTC); the code is bench/sm90/results/markt_tried.diff,
+# applied here to the device copy of the tree when the source lacks LA_MARKT.
+grep -q "LA_MARKT" src/cuda/sm90/sm90_fwd.cu || git apply bench/sm90/results/markt_tried.diff || exit 1
+O=${OUT:-/tmp}
+T0=$(date +%s)
+export PYTHONUNBUFFERED=1
+. bench/sm90/steps.sh
+bench/sm90/build.sh > "$O/build_prev.log" 2>&1 &
+pp=$!
+LA_SM90_OUT=build-sm90/markt LA_SM90_NVCC_FLAGS=-DLA_MARKT=1 bench/sm90/build.sh > "$O/build_new.log" 2>&1 ||
+  { tail -3 "$O/build_new.log"; exit 1; }
+wait $pp || { tail -3 "$O/build_prev.log"; exit 1; }
+echo "bridges built ($(($(date +%s) - T0)) s)"
+N=build-sm90/markt/libsm90h.so
+P=build-sm90/libsm90h.so
+la_checks $N $P || exit $?
+timeout $((500 - $(date +%s) + T0)) python3 bench/sm90/sm90_bench.py $N --ab-bench --ab $P --seed 99 \
+  --ab-shapes "${AB_SHAPES:-12,32760,128;40,75600,128}" \
+  --ab-configs "${AB_CONFIGS:-MASS_thr=-30,PEAK_thr=-30,d=0.25_MASS_thr=-4}" > "$O/ab_markt.log" 2>&1
+echo "ab rc=$? ($(($(date +%s) - T0)) s) (new = LA_MARKT=1, prev = v18)"
+grep -E "RESULT|new/prev|paired" "$O/ab_markt.log"
