@@ -694,6 +694,7 @@ __device__ __noinline__ void la_schedule(const la_sm90_params_t &p, int *list) {
 }
 #if LA_DF
 #define LA_DF_G (32 * LA_SCHED_NI) /* the host's grid bound for lpt */
+static_assert(LA_THREADS >= 2 * LA_DF_G, "la_schedule_df ranks items and CTAs on separate threads");
 /* LA_DF: scratch ints (in the K and V rings, free until the producer starts) for `items`. */
 __host__ __device__ constexpr int la_df_words(int items) { return items + 5 * LA_DF_G; }
 /* LA_DF's schedule (all threads of the CTA; every CTA computes the same assignment): every
