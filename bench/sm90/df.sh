@@ -19,12 +19,8 @@ T0=$(date +%s)
 t() { echo "($(($(date +%s) - T0)) s)"; }
 export PYTHONUNBUFFERED=1
 . bench/sm90/steps.sh
-bench/sm90/build.sh > "$O/build_prev.log" 2>&1 &
-pp=$!
-LA_SM90_OUT=build-sm90/df LA_SM90_NVCC_FLAGS=-DLA_DF=1 bench/sm90/build.sh > "$O/build_new.log" 2>&1 ||
-  { tail -3 "$O/build_new.log"; exit 1; }
-wait $pp || { tail -3 "$O/build_prev.log"; exit 1; }
-echo "bridges built $(t)"
+# (v17 with the rule at every size, as run 1 timed it, against v17)
+la_bridges df "-DLA_SM90_V17 -DLA_DF=1 -DLA_DF_MIN_ROUNDS=1 -DLA_DF_MIN_SK=0" -DLA_SM90_V17 || exit 1
 N=build-sm90/df/libsm90h.so
 P=build-sm90/libsm90h.so
 la_step "check len2048_d128_h20" check_one.log 40 python3 bench/sm90/sm90_bench.py $N --check --variant 1,2 --only len2048_d128_h20

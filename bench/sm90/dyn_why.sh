@@ -1,7 +1,7 @@
 #!/bin/bash
 # dyn_why.sh — why -DLA_DYN=1 lost at HunyuanVideo d = 0.25 (1.06x v17 in dyn.sh): cycles or
 # clock (power.py, both builds, dense and d = 0.25), and the L2 / DRAM traffic (ncu, d = 0.25, both
-# builds). Needs the bridges dyn.sh builds (rebuilt if missing). Usage on the device:
+# builds). Needs the bridges dyn.sh builds (rebuilt if missing, on v17 as timed). Usage on the device:
 # bench/sm90/dyn_why.sh [H,S,D]
 cd "$(dirname "$0")/../.." || exit 1
 grep -q "LA_DYN" src/cuda/sm90/sm90_fwd.cu || git apply bench/sm90/results/dyn_tried.diff || exit 1
@@ -9,9 +9,9 @@ O=${OUT:-/tmp}
 SH=${1:-24,118800,128}
 T0=$(date +%s)
 export PYTHONUNBUFFERED=1
-[ -f build-sm90/libsm90h.so ] || bench/sm90/build.sh > "$O/build_prev.log" 2>&1 &
+[ -f build-sm90/libsm90h.so ] || LA_SM90_NVCC_FLAGS=-DLA_SM90_V17 bench/sm90/build.sh > "$O/build_prev.log" 2>&1 &
 [ -f build-sm90/dyn/libsm90h.so ] || LA_SM90_ALLOW_SPILLS=1 LA_SM90_OUT=build-sm90/dyn \
-  LA_SM90_NVCC_FLAGS=-DLA_DYN=1 bench/sm90/build.sh > "$O/build_new.log" 2>&1
+  LA_SM90_NVCC_FLAGS="-DLA_SM90_V17 -DLA_DYN=1" bench/sm90/build.sh > "$O/build_new.log" 2>&1
 wait
 for b in build-sm90/dyn build-sm90; do
   echo "== power $b ($(($(date +%s) - T0)) s)"

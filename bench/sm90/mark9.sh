@@ -1,8 +1,8 @@
 #!/bin/bash
 # mark9.sh — one device call for v16 (LA_MARK9: the marking criterion's common path without a
 # branch, its rare work at the end of the iteration; src/cuda/sm90/NOTES.md "v16"):
-#   1. builds the bridge twice (build-sm90: default = v16; build-sm90/prev: -DLA_SM90_V15) and
-#      the library (build-gpu, default flags) for tests/gpu;
+#   1. builds the bridge twice (build-sm90/mark9: -DLA_SM90_V15 -DLA_MARK9=1 = v16; build-sm90:
+#      -DLA_SM90_V15) and the library with the mark9 flags (build-gpu) for tests/gpu;
 #   2. same_bits.py: both bridges on the same inputs must give the same write masks, O and LSE
 #      bit for bit (mark9 moves code, not arithmetic);
 #   3. the CPU-spec check of the new bridge (all cases, rotating variants, then the multicast
@@ -24,16 +24,14 @@ t() { echo "($(($(date +%s) - T0)) s)"; }
 export PYTHONUNBUFFERED=1
 . bench/sm90/steps.sh
 ( cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DLITEATTN_CUDA=ON \
-    -DLITEATTN_CUDA_ARCHS=90 -DLITEATTN_PTXAS_VERBOSE=ON > "$O/build_lib.log" 2>&1 &&
+    -DLITEATTN_CUDA_ARCHS=90 -DLITEATTN_PTXAS_VERBOSE=ON \
+    "-DCMAKE_CUDA_FLAGS=-DLA_SM90_V15 -DLA_MARK9=1" > "$O/build_lib.log" 2>&1 &&
   cmake --build build-gpu -j 8 --target test_gpu >> "$O/build_lib.log" 2>&1 ) &
 pl=$!
-LA_SM90_OUT=build-sm90/prev LA_SM90_NVCC_FLAGS=-DLA_SM90_V15 bench/sm90/build.sh > "$O/build_prev.log" 2>&1 &
-pp=$!
-bench/sm90/build.sh > "$O/build_new.log" 2>&1 || { tail -3 "$O/build_new.log"; exit 1; }
-wait $pp || { tail -3 "$O/build_prev.log"; exit 1; }
-echo "bridges built $(t)"
-N=build-sm90/libsm90h.so
-P=build-sm90/prev/libsm90h.so
+# (v16 = v15 + mark9 against v15, as timed; the default build has moved on since)
+la_bridges mark9 "-DLA_SM90_V15 -DLA_MARK9=1" -DLA_SM90_V15 || exit 1
+N=build-sm90/mark9/libsm90h.so
+P=build-sm90/libsm90h.so
 la_checks $N $P || exit $?
 wait $pl || { echo "library build failed"; tail -5 "$O/build_lib.log"; exit 1; }
 echo "library built $(t): $(grep -c 'Compiling entry.*sm90_kernel' "$O/build_lib.log") sm90 kernel entries"

@@ -14,12 +14,7 @@ O=${OUT:-/tmp}
 T0=$(date +%s)
 export PYTHONUNBUFFERED=1
 . bench/sm90/steps.sh
-bench/sm90/build.sh > "$O/build_prev.log" 2>&1 &
-pp=$!
-LA_SM90_OUT=build-sm90/markt LA_SM90_NVCC_FLAGS=-DLA_MARKT=1 bench/sm90/build.sh > "$O/build_new.log" 2>&1 ||
-  { tail -3 "$O/build_new.log"; exit 1; }
-wait $pp || { tail -3 "$O/build_prev.log"; exit 1; }
-echo "bridges built ($(($(date +%s) - T0)) s)"
+la_bridges markt -DLA_MARKT=1 "" || exit 1
 N=build-sm90/markt/libsm90h.so
 P=build-sm90/libsm90h.so
 la_checks $N $P || exit $?

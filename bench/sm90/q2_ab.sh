@@ -4,7 +4,9 @@
 # and marking: the steady loop was rescheduled), D=64 H=48 S=17776 and H=24 S=118800 (sparse rows,
 # where the per-item Q wait weighs most), then racecheck and synccheck on two cases with more rows
 # than SMs (each CTA alternates the Q buffers). LA_Q2 left the source after it lost: apply
-# bench/sm90/results/q2_tried.diff first (`git apply`), else -DLA_Q2=1 builds the default.
+# bench/sm90/results/q2_tried.diff first (`git apply`), else -DLA_Q2=1 builds the default. The
+# diff is against v15's source (commit d773683; it conflicts with v17's Q in registers): first
+# `git checkout d773683 -- src/cuda/sm90/sm90_fwd.cu`, then apply it (checked to apply there).
 # Usage on the device: bench/sm90/q2_ab.sh
 cd "$(dirname "$0")/../.." || exit 1
 O=${OUT:-/tmp}

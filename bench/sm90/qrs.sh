@@ -24,16 +24,12 @@ export PYTHONUNBUFFERED=1
 . bench/sm90/steps.sh
 python3 bench/sm90/qfrag_check.py || exit 1
 ( cmake -S . -B build-qrs -G Ninja -DCMAKE_BUILD_TYPE=Release -DLITEATTN_CUDA=ON \
-    -DLITEATTN_CUDA_ARCHS=90 -DLITEATTN_PTXAS_VERBOSE=ON -DCMAKE_CUDA_FLAGS=-DLA_QRS=1 \
+    -DLITEATTN_CUDA_ARCHS=90 -DLITEATTN_PTXAS_VERBOSE=ON "-DCMAKE_CUDA_FLAGS=-DLA_SM90_V15 -DLA_QRS=1" \
     > "$O/build_lib.log" 2>&1 &&
   cmake --build build-qrs -j 8 --target test_gpu >> "$O/build_lib.log" 2>&1 ) &
 pl=$!
-bench/sm90/build.sh > "$O/build_prev.log" 2>&1 &
-pp=$!
-LA_SM90_OUT=build-sm90/qrs LA_SM90_NVCC_FLAGS=-DLA_QRS=1 bench/sm90/build.sh > "$O/build_new.log" 2>&1 ||
-  { tail -3 "$O/build_new.log"; exit 1; }
-wait $pp || { tail -3 "$O/build_prev.log"; exit 1; }
-echo "bridges built $(t)"
+# (v15 with and without QRS, as timed: the default build has been v17, then v18, since)
+la_bridges qrs "-DLA_SM90_V15 -DLA_QRS=1" -DLA_SM90_V15 || exit 1
 N=build-sm90/qrs/libsm90h.so
 P=build-sm90/libsm90h.so
 la_step "check len640_d128_b3" check_one.log 40 python3 bench/sm90/sm90_bench.py $N --check --only len640_d128_b3

@@ -5,6 +5,9 @@
 #   la_checks NEW PREV [LOG_PREFIX]   same_bits.py NEW PREV, then the CPU-spec check of NEW with
 #                                     rotating variants and with variant 1,2
 #   la_sanitize LIB CASE SECONDS      racecheck and synccheck of one check case (variant 1,2)
+#   la_bridges DIR NEW_FLAGS PREV_FLAGS
+#                                     the bridge twice, side by side: build-sm90/DIR with NEW_FLAGS
+#                                     and build-sm90 with PREV_FLAGS (logs build_new / build_prev)
 la_step() {
   local name=$1 log=$2 secs=$3
   shift 3
@@ -34,4 +37,13 @@ la_sanitize() {
     [ $rc -ne 0 ] && tail -5 "$O/san_${tool}.log"
   done
   return 0
+}
+la_bridges() {
+  local dir=$1 newf=$2 prevf=$3 pp
+  LA_SM90_NVCC_FLAGS="$prevf" bench/sm90/build.sh > "$O/build_prev.log" 2>&1 &
+  pp=$!
+  LA_SM90_OUT=build-sm90/$dir LA_SM90_NVCC_FLAGS="$newf" bench/sm90/build.sh \
+    > "$O/build_new.log" 2>&1 || { tail -3 "$O/build_new.log"; wait $pp; return 1; }
+  wait $pp || { tail -3 "$O/build_prev.log"; return 1; }
+  echo "bridges built ($(($(date +%s) - T0)) s): build-sm90/$dir '$newf', build-sm90 '$prevf'"
 }

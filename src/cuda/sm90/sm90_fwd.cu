@@ -159,7 +159,9 @@
 #define LA_QRS 0
 #endif
 #endif
-template <int D> __host__ __device__ constexpr bool la_qrs() { return LA_QRS == 2 || (LA_QRS == 1 && D == 128); }
+template <int D> __host__ __device__ constexpr bool la_qrs() {
+  return LA_QRS == 2 || (LA_QRS == 1 && D == 128);
+}
 /* LA_DF (v18's default 1; 0 as -DLA_SM90_V17 and older versions build it): read-mask calls at
  * D=128 with long keys get the longest-first schedule without drift (la_schedule_df): round r's
  * heaviest item goes to the CTA with the least work so far (v13's snake keeps the CTAs'
