@@ -18,12 +18,12 @@
 # which this script applies to the device's copy of the tree when the source lacks LA_DYN (the
 # default build of the patched source is byte-identical to v17's).
 cd "$(dirname "$0")/../.." || exit 1
-grep -q "LA_DYN" src/cuda/sm90/sm90_fwd.cu || git apply bench/sm90/results/dyn_tried.diff || exit 1
 O=${OUT:-/tmp}
 T0=$(date +%s)
 t() { echo "($(($(date +%s) - T0)) s)"; }
 export PYTHONUNBUFFERED=1
 . bench/sm90/steps.sh
+la_tried LA_DYN bench/sm90/results/dyn_tried.diff || exit 1
 # (on v17, as timed)
 LA_SM90_ALLOW_SPILLS=1 la_bridges dyn "-DLA_SM90_V17 -DLA_DYN=1" -DLA_SM90_V17 || exit 1
 echo "dyn spills: $(grep -cE '[1-9][0-9]* bytes spill' build-sm90/dyn/ptxas.log) kernels"

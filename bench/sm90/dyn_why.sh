@@ -4,7 +4,8 @@
 # builds). Needs the bridges dyn.sh builds (rebuilt if missing, on v17 as timed). Usage on the device:
 # bench/sm90/dyn_why.sh [H,S,D]
 cd "$(dirname "$0")/../.." || exit 1
-grep -q "LA_DYN" src/cuda/sm90/sm90_fwd.cu || git apply bench/sm90/results/dyn_tried.diff || exit 1
+. bench/sm90/steps.sh
+la_tried LA_DYN bench/sm90/results/dyn_tried.diff || exit 1
 O=${OUT:-/tmp}
 SH=${1:-24,118800,128}
 T0=$(date +%s)

@@ -16,13 +16,12 @@
 # bench/sm90/results/mark9_tried.diff to the tree it runs in (the device's copy) first.
 # Usage on the device: bench/sm90/mark9.sh   ($OUT gets the logs; key lines on stdout)
 cd "$(dirname "$0")/../.." || exit 1
-grep -q LA_MARK9 src/cuda/sm90/sm90_fwd.cu || git apply bench/sm90/results/mark9_tried.diff ||
-  { echo "mark9.sh: the diff does not apply"; exit 1; }
 O=${OUT:-/tmp}
 T0=$(date +%s)
 t() { echo "($(($(date +%s) - T0)) s)"; }
 export PYTHONUNBUFFERED=1
 . bench/sm90/steps.sh
+la_tried LA_MARK9 bench/sm90/results/mark9_tried.diff || exit 1
 ( cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DLITEATTN_CUDA=ON \
     -DLITEATTN_CUDA_ARCHS=90 -DLITEATTN_PTXAS_VERBOSE=ON \
     "-DCMAKE_CUDA_FLAGS=-DLA_SM90_V15 -DLA_MARK9=1" > "$O/build_lib.log" 2>&1 &&

@@ -9,11 +9,11 @@
 cd "$(dirname "$0")/../.." || exit 1
 # Tried and lost (NOTES.md, session of 21:59 UTC); the code is bench/sm90/results/markt_tried.diff,
 # applied here to the device copy of the tree when the source lacks LA_MARKT.
-grep -q "LA_MARKT" src/cuda/sm90/sm90_fwd.cu || git apply bench/sm90/results/markt_tried.diff || exit 1
 O=${OUT:-/tmp}
 T0=$(date +%s)
 export PYTHONUNBUFFERED=1
 . bench/sm90/steps.sh
+la_tried LA_MARKT bench/sm90/results/markt_tried.diff || exit 1
 la_bridges markt -DLA_MARKT=1 "" || exit 1
 N=build-sm90/markt/libsm90h.so
 P=build-sm90/libsm90h.so

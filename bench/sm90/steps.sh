@@ -5,6 +5,8 @@
 #   la_checks NEW PREV [LOG_PREFIX]   same_bits.py NEW PREV, then the CPU-spec check of NEW with
 #                                     rotating variants and with variant 1,2
 #   la_sanitize LIB CASE SECONDS      racecheck and synccheck of one check case (variant 1,2)
+#   la_tried MACRO DIFF               a tried-and-lost change kept as a diff: applied to this copy of
+#                                     the tree unless the kernel source already has MACRO
 #   la_bridges DIR NEW_FLAGS PREV_FLAGS
 #                                     the bridge twice, side by side: build-sm90/DIR with NEW_FLAGS
 #                                     and build-sm90 with PREV_FLAGS (logs build_new / build_prev)
@@ -37,6 +39,9 @@ la_sanitize() {
     [ $rc -ne 0 ] && tail -5 "$O/san_${tool}.log"
   done
   return 0
+}
+la_tried() {
+  grep -q "$1" src/cuda/sm90/sm90_fwd.cu || git apply "$2" || { echo "la_tried: $2 does not apply"; return 1; }
 }
 la_bridges() {
   local dir=$1 newf=$2 prevf=$3 pp
