@@ -14,26 +14,15 @@
 # ~1 kcycle per round is paid before any work). Falsified if d = 0.25 at H=40 and Hunyuan do not
 # both gain >= 1 %.
 cd "$(dirname "$0")/../.." || exit 1
-O=${OUT:-/tmp}
-T0=$(date +%s)
-t() { echo "($(($(date +%s) - T0)) s)"; }
-export PYTHONUNBUFFERED=1
 . bench/sm90/steps.sh
 # (v17 with the rule at every size, as run 1 timed it, against v17)
 la_bridges df "-DLA_SM90_V17 -DLA_DF=1 -DLA_DF_MIN_ROUNDS=1 -DLA_DF_MIN_SK=0" -DLA_SM90_V17 || exit 1
 N=build-sm90/df/libsm90h.so
 P=build-sm90/libsm90h.so
-la_step "check len2048_d128_h20" check_one.log 40 python3 bench/sm90/sm90_bench.py $N --check --variant 1,2 --only len2048_d128_h20
-rc=$?
-[ $rc -eq 124 ] && { echo "df.sh: the check hung (timeout): stop"; exit 124; }
-[ $rc -ne 0 ] && exit $rc
+la_first $N len2048_d128_h20 40 --variant 1,2 || exit $?
 la_checks $N $P || exit $?
-left=$((400 - $(date +%s) + T0))
-[ "$left" -lt 60 ] && left=60
-timeout "$left" python3 bench/sm90/sm90_bench.py $N --ab-bench --ab $P --seed 99 \
-  --ab-shapes "${AB_SHAPES:-40,75600,128;24,118800,128;12,32760,128}" \
-  --ab-configs "${AB_CONFIGS:-d=0.25,d=0.10}" > "$O/ab_df.log" 2>&1
-echo "ab rc=$? $(t) (new = LA_DF=1, prev = v17)"
+la_ab $N $P 99 400 "${AB_SHAPES:-40,75600,128;24,118800,128;12,32760,128}" \
+  "${AB_CONFIGS:-d=0.25,d=0.10}" ab_df.log "new = LA_DF=1, prev = v17"
 grep -E "RESULT|new/prev" "$O/ab_df.log"
 for b in build-sm90/df build-sm90; do
   [ $(($(date +%s) - T0)) -gt 520 ] && break

@@ -7,9 +7,6 @@
 # reversed order from df.sh's run. Prediction (from df.sh's run): d = 0.10 at 720p -3 to -6 %,
 # d = 0.25 -1 to -3 %, H=12 S=32760 unchanged (below the threshold: the same code path).
 cd "$(dirname "$0")/../.." || exit 1
-O=${OUT:-/tmp}
-T0=$(date +%s)
-export PYTHONUNBUFFERED=1
 . bench/sm90/steps.sh
 # (v17 with the rule from 64 rounds, as timed, against v17; the checked build has it everywhere.
 # The default, v18, adds a 65536-key bound, under which H=40 S=32760 takes v17's path.)
@@ -21,8 +18,6 @@ wait $p1 || { tail -3 "$O/build_df1.log"; exit 1; }
 N=build-sm90/df/libsm90h.so
 P=build-sm90/libsm90h.so
 la_checks build-sm90/df1/libsm90h.so $P || exit $?
-timeout $((520 - $(date +%s) + T0)) python3 bench/sm90/sm90_bench.py $N --ab-bench --ab $P --seed 7 \
-  --ab-shapes "${AB_SHAPES:-12,32760,128;40,32760,128;24,118800,128;40,75600,128}" \
-  --ab-configs "${AB_CONFIGS:-d=0.25,d=0.10}" > "$O/ab_df2.log" 2>&1
-echo "ab rc=$? ($(($(date +%s) - T0)) s) (new = LA_DF=1 threshold 64, prev = v17)"
+la_ab $N $P 7 520 "${AB_SHAPES:-12,32760,128;40,32760,128;24,118800,128;40,75600,128}" \
+  "${AB_CONFIGS:-d=0.25,d=0.10}" ab_df2.log "new = LA_DF=1 threshold 64, prev = v17"
 grep -E "RESULT|new/prev" "$O/ab_df2.log"

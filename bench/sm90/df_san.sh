@@ -3,9 +3,6 @@
 # with the rule at every size (-DLA_DF_MIN_ROUNDS=1 -DLA_DF_MIN_SK=0), on len2048_d128_h20 (320
 # rows: 3 rounds on 132 SMs, the last one partial) with a read mask, multicast variant 1,2.
 cd "$(dirname "$0")/../.." || exit 1
-O=${OUT:-/tmp}
-T0=$(date +%s)
-export PYTHONUNBUFFERED=1
 . bench/sm90/steps.sh
 LA_SM90_OUT=build-sm90/dfall LA_SM90_NVCC_FLAGS="-DLA_DF_MIN_ROUNDS=1 -DLA_DF_MIN_SK=0" \
   bench/sm90/build.sh > "$O/build.log" 2>&1 || { tail -3 "$O/build.log"; exit 1; }

@@ -18,10 +18,6 @@
 # which this script applies to the device's copy of the tree when the source lacks LA_DYN (the
 # default build of the patched source is byte-identical to v17's).
 cd "$(dirname "$0")/../.." || exit 1
-O=${OUT:-/tmp}
-T0=$(date +%s)
-t() { echo "($(($(date +%s) - T0)) s)"; }
-export PYTHONUNBUFFERED=1
 . bench/sm90/steps.sh
 la_tried LA_DYN bench/sm90/results/dyn_tried.diff || exit 1
 # (on v17, as timed)
@@ -29,16 +25,9 @@ LA_SM90_ALLOW_SPILLS=1 la_bridges dyn "-DLA_SM90_V17 -DLA_DYN=1" -DLA_SM90_V17 |
 echo "dyn spills: $(grep -cE '[1-9][0-9]* bytes spill' build-sm90/dyn/ptxas.log) kernels"
 N=build-sm90/dyn/libsm90h.so
 P=build-sm90/libsm90h.so
-la_step "check len2048_d128_h20" check_one.log 40 python3 bench/sm90/sm90_bench.py $N --check --variant 1,2 --only len2048_d128_h20
-rc=$?
-[ $rc -eq 124 ] && { echo "dyn.sh: the check hung (timeout): stop"; exit 124; }
-[ $rc -ne 0 ] && exit $rc
+la_first $N len2048_d128_h20 40 --variant 1,2 || exit $?
 la_checks $N $P || exit $?
-left=$((480 - $(date +%s) + T0))
-[ "$left" -lt 60 ] && left=60
-timeout "$left" python3 bench/sm90/sm90_bench.py $N --ab-bench --ab $P --seed 99 \
-  --ab-shapes "${AB_SHAPES:-40,75600,128;24,118800,128;12,32760,128;48,17776,64}" \
-  --ab-configs "${AB_CONFIGS:-d=0.25,d=0.10}" > "$O/ab_dyn.log" 2>&1
-echo "ab rc=$? $(t) (new = LA_DYN=1, prev = v17)"
+la_ab $N $P 99 480 "${AB_SHAPES:-40,75600,128;24,118800,128;12,32760,128;48,17776,64}" \
+  "${AB_CONFIGS:-d=0.25,d=0.10}" ab_dyn.log "new = LA_DYN=1, prev = v17"
 grep -vE "^#|^ *$" "$O/ab_dyn.log" | tail -32
 la_sanitize $N len2048_d128_h20 60

@@ -6,10 +6,7 @@
 cd "$(dirname "$0")/../.." || exit 1
 . bench/sm90/steps.sh
 la_tried LA_DYN bench/sm90/results/dyn_tried.diff || exit 1
-O=${OUT:-/tmp}
 SH=${1:-24,118800,128}
-T0=$(date +%s)
-export PYTHONUNBUFFERED=1
 [ -f build-sm90/libsm90h.so ] || LA_SM90_NVCC_FLAGS=-DLA_SM90_V17 bench/sm90/build.sh > "$O/build_prev.log" 2>&1 &
 [ -f build-sm90/dyn/libsm90h.so ] || LA_SM90_ALLOW_SPILLS=1 LA_SM90_OUT=build-sm90/dyn \
   LA_SM90_NVCC_FLAGS="-DLA_SM90_V17 -DLA_DYN=1" bench/sm90/build.sh > "$O/build_new.log" 2>&1

@@ -16,10 +16,6 @@
 # bench/sm90/results/mark9_tried.diff to the tree it runs in (the device's copy) first.
 # Usage on the device: bench/sm90/mark9.sh   ($OUT gets the logs; key lines on stdout)
 cd "$(dirname "$0")/../.." || exit 1
-O=${OUT:-/tmp}
-T0=$(date +%s)
-t() { echo "($(($(date +%s) - T0)) s)"; }
-export PYTHONUNBUFFERED=1
 . bench/sm90/steps.sh
 la_tried LA_MARK9 bench/sm90/results/mark9_tried.diff || exit 1
 ( cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DLITEATTN_CUDA=ON \
@@ -38,10 +34,7 @@ timeout 200 ctest --test-dir build-gpu -L gpu --output-on-failure > "$O/test_gpu
 rc=$?
 echo "ctest -L gpu rc=$rc $(t)"; grep -E "^FAIL|tests passed|tests failed" "$O/test_gpu.log" | head -5
 [ $rc -ne 0 ] && exit $rc
-left=$((440 - $(date +%s) + T0))
-timeout "$left" python3 bench/sm90/sm90_bench.py $N --ab-bench --ab $P --seed 99 \
-  --ab-shapes "${AB_SHAPES:-12,32760,128;40,75600,128;48,17776,64}" \
-  --ab-configs "${AB_CONFIGS:-MASS_thr=-30,PEAK_thr=-30,d=0.25_MASS_thr=-4}" > "$O/ab_mark9.log" 2>&1
-echo "ab rc=$? $(t) (new = v16, prev = v15)"
+la_ab $N $P 99 440 "${AB_SHAPES:-12,32760,128;40,75600,128;48,17776,64}" \
+  "${AB_CONFIGS:-MASS_thr=-30,PEAK_thr=-30,d=0.25_MASS_thr=-4}" ab_mark9.log "new = v16, prev = v15"
 grep -vE "^#|^ *$" "$O/ab_mark9.log" | tail -30
 la_sanitize $N len640_d128_b3 70

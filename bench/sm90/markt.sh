@@ -9,17 +9,12 @@
 cd "$(dirname "$0")/../.." || exit 1
 # Tried and lost (NOTES.md, session of 21:59 UTC); the code is bench/sm90/results/markt_tried.diff,
 # applied here to the device copy of the tree when the source lacks LA_MARKT.
-O=${OUT:-/tmp}
-T0=$(date +%s)
-export PYTHONUNBUFFERED=1
 . bench/sm90/steps.sh
 la_tried LA_MARKT bench/sm90/results/markt_tried.diff || exit 1
 la_bridges markt -DLA_MARKT=1 "" || exit 1
 N=build-sm90/markt/libsm90h.so
 P=build-sm90/libsm90h.so
 la_checks $N $P || exit $?
-timeout $((500 - $(date +%s) + T0)) python3 bench/sm90/sm90_bench.py $N --ab-bench --ab $P --seed 99 \
-  --ab-shapes "${AB_SHAPES:-12,32760,128;40,75600,128}" \
-  --ab-configs "${AB_CONFIGS:-MASS_thr=-30,PEAK_thr=-30,d=0.25_MASS_thr=-4}" > "$O/ab_markt.log" 2>&1
-echo "ab rc=$? ($(($(date +%s) - T0)) s) (new = LA_MARKT=1, prev = v18)"
+la_ab $N $P 99 500 "${AB_SHAPES:-12,32760,128;40,75600,128}" \
+  "${AB_CONFIGS:-MASS_thr=-30,PEAK_thr=-30,d=0.25_MASS_thr=-4}" ab_markt.log "new = LA_MARKT=1, prev = v18"
 grep -E "RESULT|new/prev|paired" "$O/ab_markt.log"

@@ -25,9 +25,6 @@ cd "$(dirname "$0")/../.." || exit 1
 # bench/sm90/results/mwarp_tried.diff, applied here to the device copy when the source lacks it.
 # Forms: MWARP=1 with NVCC_EXTRA="-DLA_NSTAT=4 -DLA_MWARP_SLEEP_NS=0" (the first run), MWARP=1
 # (the marker's wait sleeps), MWARP=2 (store-only export).
-O=${OUT:-/tmp}
-T0=$(date +%s)
-export PYTHONUNBUFFERED=1
 . bench/sm90/steps.sh
 la_tried LA_MWARP bench/sm90/results/mwarp_tried.diff || exit 1
 M=${MWARP:-2}
@@ -47,8 +44,6 @@ for i in 1 2; do
     [ $rc -ne 0 ] && exit 1
   done
 done
-timeout $((570 - $(date +%s) + T0)) python3 bench/sm90/sm90_bench.py $N --ab-bench --ab $P --seed 99 \
-  --ab-shapes "${AB_SHAPES:-12,32760,128;40,75600,128;48,17776,64}" \
-  --ab-configs "${AB_CONFIGS:-MASS_thr=-30,PEAK_thr=-30,d=0.25_MASS_thr=-4}" > "$O/ab_mwarp.log" 2>&1
-echo "ab rc=$? ($(($(date +%s) - T0)) s) (new = LA_MWARP=$M, prev = v18)"
+la_ab $N $P 99 570 "${AB_SHAPES:-12,32760,128;40,75600,128;48,17776,64}" \
+  "${AB_CONFIGS:-MASS_thr=-30,PEAK_thr=-30,d=0.25_MASS_thr=-4}" ab_mwarp.log "new = LA_MWARP=$M, prev = v18"
 grep -E "RESULT|new/prev|paired" "$O/ab_mwarp.log"

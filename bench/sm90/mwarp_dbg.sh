@@ -5,7 +5,6 @@
 # synccheck, then the plain check three times in every variant. That form had the marker arrive
 # on the K ring's empty barriers; the kept form gates the producer through stat_empty instead.
 cd "$(dirname "$0")/../.." || exit 1
-O=${OUT:-/tmp}; T0=$(date +%s)
 . bench/sm90/steps.sh
 la_tried LA_MWARP bench/sm90/results/mwarp_tried.diff || exit 1
 [ -s build-sm90/mwarp/libsm90h.so ] || LA_SM90_OUT=build-sm90/mwarp LA_SM90_NVCC_FLAGS=-DLA_MWARP=2 bench/sm90/build.sh > $O/b.log 2>&1 || { tail -3 $O/b.log; exit 1; }

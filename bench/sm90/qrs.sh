@@ -17,10 +17,6 @@
 # dense. Falsified if dense D=128 is not faster by >= 1 % or any row is slower by > 1 %.
 # Usage on the device: bench/sm90/qrs.sh   ($OUT gets the logs; key lines on stdout)
 cd "$(dirname "$0")/../.." || exit 1
-O=${OUT:-/tmp}
-T0=$(date +%s)
-t() { echo "($(($(date +%s) - T0)) s)"; }
-export PYTHONUNBUFFERED=1
 . bench/sm90/steps.sh
 python3 bench/sm90/qfrag_check.py || exit 1
 ( cmake -S . -B build-qrs -G Ninja -DCMAKE_BUILD_TYPE=Release -DLITEATTN_CUDA=ON \
@@ -32,10 +28,7 @@ pl=$!
 la_bridges qrs "-DLA_SM90_V15 -DLA_QRS=1" -DLA_SM90_V15 || exit 1
 N=build-sm90/qrs/libsm90h.so
 P=build-sm90/libsm90h.so
-la_step "check len640_d128_b3" check_one.log 40 python3 bench/sm90/sm90_bench.py $N --check --only len640_d128_b3
-rc=$?
-[ $rc -eq 124 ] && { echo "qrs.sh: the check hung (timeout): stop"; exit 124; }
-[ $rc -ne 0 ] && exit $rc
+la_first $N len640_d128_b3 40 || exit $?
 # the same GEMMs on the same operand bits: O, LSE and write masks equal to v15's bit for bit
 la_checks $N $P || exit $?
 wait $pl || { echo "library build failed"; tail -5 "$O/build_lib.log"; exit 1; }
@@ -44,11 +37,7 @@ timeout 200 ctest --test-dir build-qrs -L gpu --output-on-failure > "$O/test_gpu
 rc=$?
 echo "ctest -L gpu (LA_QRS=1) rc=$rc $(t)"; grep -E "^FAIL|tests passed|tests failed" "$O/test_gpu.log" | head -5
 [ $rc -ne 0 ] && exit $rc
-left=$((470 - $(date +%s) + T0))
-[ "$left" -lt 60 ] && left=60
-timeout "$left" python3 bench/sm90/sm90_bench.py $N --ab-bench --ab $P --seed 99 \
-  --ab-shapes "${AB_SHAPES:-12,32760,128;40,75600,128;48,17776,64}" \
-  --ab-configs "${AB_CONFIGS:-MASS_thr=-30,d=0.25,d=0.10}" > "$O/ab_qrs.log" 2>&1
-echo "ab rc=$? $(t) (new = LA_QRS=1, prev = v15)"
+la_ab $N $P 99 470 "${AB_SHAPES:-12,32760,128;40,75600,128;48,17776,64}" \
+  "${AB_CONFIGS:-MASS_thr=-30,d=0.25,d=0.10}" ab_qrs.log "new = LA_QRS=1, prev = v15"
 grep -vE "^#|^ *$" "$O/ab_qrs.log" | tail -30
 la_sanitize $N len640_d128_b3 50

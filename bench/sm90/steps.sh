@@ -5,11 +5,20 @@
 #   la_checks NEW PREV [LOG_PREFIX]   same_bits.py NEW PREV, then the CPU-spec check of NEW with
 #                                     rotating variants and with variant 1,2
 #   la_sanitize LIB CASE SECONDS      racecheck and synccheck of one check case (variant 1,2)
+#   la_first LIB CASE SECS [ARGS]     the CPU-spec check of one case first (a hang stops the call)
+#   la_ab NEW PREV SEED BUDGET SHAPES CONFIGS LOG LABEL
+#                                     sm90_bench.py --ab-bench NEW against PREV within what is left
+#                                     of BUDGET seconds since $T0 (at least 60), into $O/LOG
 #   la_tried MACRO DIFF               a tried-and-lost change kept as a diff: applied to this copy of
 #                                     the tree unless the kernel source already has MACRO
 #   la_bridges DIR NEW_FLAGS PREV_FLAGS
 #                                     the bridge twice, side by side: build-sm90/DIR with NEW_FLAGS
 #                                     and build-sm90 with PREV_FLAGS (logs build_new / build_prev)
+# Sourcing sets the call's defaults: logs under $OUT (or /tmp), the clock $T0, unbuffered Python.
+O=${OUT:-/tmp}
+T0=${T0:-$(date +%s)}
+export PYTHONUNBUFFERED=1
+t() { echo "($(($(date +%s) - T0)) s)"; }
 la_step() {
   local name=$1 log=$2 secs=$3
   shift 3
@@ -39,6 +48,22 @@ la_sanitize() {
     [ $rc -ne 0 ] && tail -5 "$O/san_${tool}.log"
   done
   return 0
+}
+la_first() {
+  local lib=$1 c=$2 secs=$3 rc
+  shift 3
+  la_step "check $c" check_one.log "$secs" python3 bench/sm90/sm90_bench.py "$lib" --check --only "$c" "$@"
+  rc=$?
+  [ $rc -eq 124 ] && echo "the check hung (timeout): stop"
+  return $rc
+}
+la_ab() {
+  local new=$1 prev=$2 seed=$3 budget=$4 shapes=$5 configs=$6 log=$7 label=$8 left
+  left=$((budget - $(date +%s) + T0))
+  [ "$left" -lt 60 ] && left=60
+  timeout "$left" python3 bench/sm90/sm90_bench.py "$new" --ab-bench --ab "$prev" --seed "$seed" \
+    --ab-shapes "$shapes" --ab-configs "$configs" > "$O/$log" 2>&1
+  echo "ab rc=$? $(t) ($label)"
 }
 la_tried() {
   grep -q "$1" src/cuda/sm90/sm90_fwd.cu || git apply "$2" || { echo "la_tried: $2 does not apply"; return 1; }
