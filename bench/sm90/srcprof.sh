@@ -9,12 +9,13 @@
 cd "$(dirname "$0")/../.." || exit 1
 O=${OUT:-/tmp}
 T0=$(date +%s)
-[ -f build-sm90/libsm90h.so ] || bench/sm90/build.sh > "$O/build.log" 2>&1 || { tail -3 "$O/build.log"; exit 1; }
+LIB=${LIB:-build-sm90/libsm90h.so} # (another build: LIB=build-sm90/DIR/libsm90h.so, built beforehand)
+[ -f "$LIB" ] || bench/sm90/build.sh > "$O/build.log" 2>&1 || { tail -3 "$O/build.log"; exit 1; }
 export PYTHONUNBUFFERED=1
 for c in ${*:-d128_dense d128_mass}; do
   timeout 200 ncu --clock-control none --profile-from-start off --section SourceCounters \
     --section WarpStateStats -f -o /tmp/src_$c \
-    python3 bench/sm90/prof.py build-sm90/libsm90h.so --once $c > /tmp/ncu_$c.log 2>&1
+    python3 bench/sm90/prof.py "$LIB" --once $c > /tmp/ncu_$c.log 2>&1
   echo "ncu $c rc=$? ($(($(date +%s) - T0)) s)"; tail -2 /tmp/ncu_$c.log
   if [ "${SASS_ALL:-0}" = 1 ]; then
     # every case's SASS-level samples (the cuda-level export had no metrics in this ncu)

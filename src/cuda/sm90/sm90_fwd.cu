@@ -42,7 +42,13 @@
  *   S=32760 D=128 d = 0.25), every row within +-1.4 % of v13, but the ranking 2.2-2.9x slower
  *   than v13's, cause not found. An earlier form with a larger callee moved the kernel body's
  *   register allocation (D=64 1.5-4 % slower, dense included).
- * - v18 (default): v17 plus the drift-free longest-first schedule (LA_DF below) for read-mask
+ * - v19 (default): v18 plus, at D=128, the wgmma descriptors from one base per stage
+ *   (LA_DESC_BASE) and marking's lean per-tile bookkeeping (LA_LEAN), both below. H100, in one
+ *   process against v18 (bench/sm90/lean.sh, two runs, LEAN + DESC_BASE at both head dims):
+ *   D=128 dense 0.990-1.000, MASS with nothing skipped 0.982-0.993, d = 0.5 0.985-0.986,
+ *   d = 0.25 0.962-0.988; at D=64 dense 1.010-1.015 and d = 0.25 1.019-1.027, so D=64 keeps v18's
+ *   code (its kernels are v18's, SASS byte for byte). -DLA_SM90_V18 builds v18.
+ * - -DLA_SM90_V18: v17 plus the drift-free longest-first schedule (LA_DF below) for read-mask
  *   calls at D=128 with >= 64 rounds and >= 65536 keys. H100 against v17 (bench/sm90/df2.sh):
  *   d = 0.25 / 0.10 0.964 / 0.970 at H=40 S=75600, 0.943 / 0.953 at H=24 S=118800; other calls
  *   take v17's code. -DLA_SM90_V17 builds v17.
@@ -194,6 +200,42 @@ template <int D> __host__ __device__ constexpr bool la_qrs() {
 #endif
 /* LA_PUBJ (v11; -DLA_PUBJ=1 on older versions): the producer publishes the visit sequence
  * (NOTES.md, v10 and v11). */
+/* v19 (the default; -DLA_SM90_V18 builds v18): two per-tile instruction cuts at D=128.
+ * LA_DESC_BASE: each GEMM's wgmma descriptors as one base low word per stage plus a constant per
+ * k-step (la_desc_lo / la_desc_from_lo; 2 SASS instructions per HGMMA instead of 5).
+ * LA_LEAN: marking's per-tile bookkeeping cut. The producer flags a partial last key tile in
+ * its published slot (LA_TKL_BIT), so neither the softmax's partial-tile test nor the
+ * criterion compares j with Tk - 1 or reloads Sk / Tk; the word change, the lmax step and the
+ * last key tile share one rare branch; PEAK runs MASS's code with its threshold as the "sure"
+ * one and +inf as the "open" one (no p.mass test per tile); a padding row's d is selected to
+ * -inf instead of min'ed with a rebuilt +-inf. Per tile and consumer warp at H=12 S=32760 (ncu):
+ * dense 465 -> 422 instructions, MASS marking 517 -> 467. At D=64 both measured slower in
+ * sparse and dense calls (bench/sm90/lean.sh): la_v19<D>() limits them to D=128. */
+#if LA_VER == 13 && !defined(LA_SM90_V13) && !defined(LA_SM90_V15) && !defined(LA_SM90_V17) \
+    && !defined(LA_SM90_V18)
+#define LA_V19 1
+#else
+#define LA_V19 0
+#endif
+#ifndef LA_DESC_BASE
+#define LA_DESC_BASE LA_V19
+#endif
+#ifndef LA_LEAN
+#define LA_LEAN LA_V19
+#endif
+/* whether a head dim takes them (-DLA_V19_D64=1: D=64 too, for experiments) */
+#ifndef LA_V19_D64
+#define LA_V19_D64 0
+#endif
+template <int D> __host__ __device__ constexpr bool la_desc_base() {
+  return LA_DESC_BASE && (D == 128 || LA_V19_D64);
+}
+template <int D> __host__ __device__ constexpr bool la_lean() {
+  return LA_LEAN && (D == 128 || LA_V19_D64);
+}
+/* LA_LEAN: in a published slot and the consumer's j: j is the last key tile and it is partial
+ * (Sk % BN != 0; a full last tile has the thresholds of every other, log2(BN) = 7) */
+#define LA_TKL_BIT 0x40000000u
 #ifndef LA_PUBJ
 #define LA_PUBJ (LA_VER >= 11)
 #endif
@@ -207,6 +249,7 @@ template <int D> __host__ __device__ constexpr bool la_qrs() {
 #endif
 #define LA_SCHED_NI 5 /* v13 ranking: items per lane of one round, so G <= 32 * 5 */
 static_assert(!LA_PUBJ || LA_VER >= 6, "LA_PUBJ replaces the look-up in the GEMM wait (v6+)");
+static_assert(!LA_LEAN || (LA_PUBJ && LA_VER >= 8), "LA_LEAN's flag travels in the published slot");
 #define LA_LAST_BIT 0x80000000u /* in a published slot: the item's last visited tile */
 #define LA_LOOK_WAIT (LA_VER >= 6) /* look-up in the GEMM wait, a mask word at a time */
 #define LA_WCACHE (LA_VER >= 7)    /* the look-up keeps the current mask word in a register */
@@ -1045,7 +1088,9 @@ __device__ __forceinline__ void la_producer(const la_sm90_params_t &p, uint32_t 
       /* LA_PUBJ: the stage's key tile for the consumers, released by the arrive below; every
        * consumer warp reads it after the stage's full barrier and before its own arrive on the
        * stage's empty barrier, so it is not overwritten while in use. */
-      if (LA_PUBJ) slots[s] = (uint32_t)j | (jn < 0 ? LA_LAST_BIT : 0u);
+      if (LA_PUBJ)
+        slots[s] = (uint32_t)j | (jn < 0 ? LA_LAST_BIT : 0u)
+                   | (la_lean<D>() && j == p.Tk - 1 && p.Sk % LA_BN ? LA_TKL_BIT : 0u);
       load_kv(L::K_OFF, &p.tk, bar.full_k(s), s, j, mine);
 #if LA_TRACE
       tt = la_clk();
@@ -1088,6 +1133,7 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
 #if LA_VER >= 8
   const float *thrt = (const float *)((uint8_t *)nn + (L::THR_OFF - L::NN_OFF));
   const float tp = MARK ? thrt[LA_KB2 + 2] : 0.0f;
+  (void)tp; /* (LA_LEAN: PEAK's threshold comes from the table like MASS's) */
 #endif
   uint32_t kcount = 0, qcount = 0, icount = 0;
   if (PP && cw == 1) la_bar_arrive(LA_NB_PP, 256); /* consumer 0 issues first */
@@ -1107,19 +1153,27 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
                      qr[4 * t], qr[4 * t + 1], qr[4 * t + 2], qr[4 * t + 3]);
   };
 #endif
+  /* wgmma descriptors of k-step offset `off` from a 1024-aligned base: v19 at D=128 adds off / 16
+   * to the base's low word (la_desc_base), the others build each one from the address. */
+  auto desc = [&](uint32_t base, uint32_t off, uint32_t lbo) -> uint64_t {
+    if constexpr (la_desc_base<D>())
+      return la_desc_from_lo(la_desc_lo(base, lbo) + (off >> 4), 1024);
+    else
+      return la_desc_sw128(base + off, lbo, 1024);
+  };
   auto issue_qk = [&](float (&sc)[64], uint32_t s) {
 #pragma unroll
     for (int t = 0; t < D / 16; ++t) {
-      const uint64_t db = la_desc_sw128(
-          sbase + L::K_OFF + s * L::KV_BYTES + (t / 4) * (LA_BN * 128) + (t % 4) * 32, 16, 1024);
+      const uint64_t db =
+          desc(sbase + L::K_OFF + s * L::KV_BYTES, (t / 4) * (LA_BN * 128) + (t % 4) * 32, 16);
 #if LA_QRS
       if constexpr (la_qrs<D>()) {
         la_wgmma_rsk_n128<F16>(sc, &qr[4 * t], db, t > 0);
         continue;
       }
 #endif
-      const uint64_t da = la_desc_sw128(
-          sbase + L::Q_OFF + (t / 4) * (LA_BM * 128) + cw * (64 * 128) + (t % 4) * 32, 16, 1024);
+      const uint64_t da =
+          desc(sbase + L::Q_OFF + cw * (64 * 128), (t / 4) * (LA_BM * 128) + (t % 4) * 32, 16);
       la_wgmma_ss_n128<F16>(sc, da, db, t > 0);
     }
     la_wgmma_commit();
@@ -1129,8 +1183,7 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
   auto issue_pv = [&](float (&o)[D / 2], const uint32_t (&pr)[32], uint32_t s) {
 #pragma unroll
     for (int t = 0; t < LA_BN / 16; ++t) {
-      const uint64_t db =
-          la_desc_sw128(sbase + L::V_OFF + s * L::KV_BYTES + t * 2048, LA_BN * 128, 1024);
+      const uint64_t db = desc(sbase + L::V_OFF + s * L::KV_BYTES, t * 2048, LA_BN * 128);
       if constexpr (D == 128)
         la_wgmma_rs_n128<F16>(o, &pr[4 * t], db);
       else
@@ -1228,13 +1281,19 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
      * the factors that rescale O and the row sums. */
     auto softmax = [&](float (&sc)[64], int j, float &a0, float &a1, float &x0, float &x1) {
       /* Partial last key tile: keys >= Sk score -inf (TMA zero-filled them). */
-      const int nk = p.Sk - j * LA_BN < LA_BN ? p.Sk - j * LA_BN : LA_BN;
-      if (nk < LA_BN) {
+      auto mask_keys = [&](int nk) {
 #pragma unroll
         for (int i = 0; i < 16; ++i)
 #pragma unroll
           for (int e = 0; e < 2; ++e)
             if (8 * i + cb + e >= nk) sc[4 * i + e] = sc[4 * i + 2 + e] = -INFINITY;
+      };
+      if constexpr (la_lean<D>()) {
+        /* v19 at D=128: j carries the flag of a partial last key tile (LA_TKL_BIT) */
+        if (j & LA_TKL_BIT) mask_keys(p.Sk - (p.Tk - 1) * LA_BN);
+      } else {
+        const int nk = p.Sk - j * LA_BN < LA_BN ? p.Sk - j * LA_BN : LA_BN;
+        if (nk < LA_BN) mask_keys(nk);
       }
 #if LA_TREE
       /* Row maxima as a tree (depth 5, not a chain of 32 dependent FMNMX): the same value, as a
@@ -1350,7 +1409,7 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
      * are then > -inf). With thr = -inf every valid row is surely kept, and every q-tile has
      * one, so the tile's bit (the OR over the CTA) is 1 either way. */
     const int qv = q0 + 8 * (lane & 1);
-    const float dv = qv < p.Sq ? INFINITY : -INFINITY;
+    const float dv = qv < p.Sq ? INFINITY : -INFINITY; /* (v19 at D=128 selects instead) */
 #endif
     auto mark7 = [&](int j, float c0, float c1, float lo0, float lo1) {
       if ((j >> 5) != kw) {
@@ -1393,39 +1452,73 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
      * last key tile (ln = lnl): a warp-uniform branch reloads them from the CTA's table then.
      * The exact path is mark7's (the same rounding: v7 multiplies by c at the save, a separate
      * FMUL, and __fmul_rn keeps d * c + ln from becoming one FMA here). PEAK: !(d < tp). */
+    /* v19 at D=128 (la_lean): j carries LA_TKL_BIT on a partial last key tile; then j >> 5
+     * differs from every word, so the one rare branch (word change, lmax step, last key tile and
+     * the tile after it) sees it. The reload there is exact at any nvis (kb = bitlen(nvis - 1),
+     * nb the next change). The else branch is v18's code, left as it was so that D=64 and
+     * -DLA_SM90_V18 build v18's SASS byte for byte (a shared lambda for the word change and the
+     * reload moved D=64's register allocation). */
     auto mark8 = [&](int j, float d, float lo0, float lo1) {
-      if ((j >> 5) != kw) {
-        la_flush(kept, kw, kbits, lane);
-        kw = j >> 5;
-        kbits = 0;
-        /* the forced tiles of the word: must-do key tiles, all for a must-do q-tile, and the
-         * item's first tile (always a word change: kw is -1 at the item's start) */
-        kmust = (p.nmk ? la_must_k_word(p, kw) : 0u) | (it.must_q ? ~0u : 0u)
-                | (nvis == 1 ? 1u << (j & 31) : 0u);
-      }
-      const int force = (int)((kmust >> (j & 31)) & 1u);
-      const int last = j == p.Tk - 1;
-      int keep;
-      if (p.mass) {
-        if ((nvis == nb) | last) {
+      if constexpr (la_lean<D>()) {
+        if (((j >> 5) != kw) | (nvis == nb)) {
+          const int jc = j & (int)~LA_TKL_BIT, last = j != jc;
+          if ((jc >> 5) != kw) {
+            la_flush(kept, kw, kbits, lane);
+            kw = jc >> 5;
+            kbits = 0;
+            kmust = (p.nmk ? la_must_k_word(p, kw) : 0u) | (it.must_q ? ~0u : 0u)
+                    | (nvis == 1 ? 1u << (jc & 31) : 0u);
+          }
           const int kb = 32 - __clz(nvis - 1);
           ts = thrt[2 * kb + last];
           to = thrt[LA_KB2 + last];
           nb = last ? nvis + 1 : (1 << kb) + 1;
         }
+        const int force = (int)((kmust >> (j & 31)) & 1u);
         const int sure = force | !(d < ts);
         const int open = !(d < to);
         const int anys = __any_sync(0xffffffffu, sure), anyo = __any_sync(0xffffffffu, open);
-        keep = sure;
+        int keep = sure;
         if (!anys & anyo) {
           const float lf0 = la_quad_sum(lo0), lf1 = la_quad_sum(lo1);
-          const float cr = __fmul_rn(d, c) + (last ? lnl : 7.0f);
+          const float cr = __fmul_rn(d, c) + ((j & LA_TKL_BIT) ? lnl : 7.0f);
           keep = (qv < p.Sq) & !(cr - __log2f((lane & 1) ? lf1 : lf0) < thr);
         }
+        kbits |= (uint32_t)keep << (j & 31);
       } else {
-        keep = force | !(d < tp);
+        if ((j >> 5) != kw) {
+          la_flush(kept, kw, kbits, lane);
+          kw = j >> 5;
+          kbits = 0;
+          /* the forced tiles of the word: must-do key tiles, all for a must-do q-tile, and the
+           * item's first tile (always a word change: kw is -1 at the item's start) */
+          kmust = (p.nmk ? la_must_k_word(p, kw) : 0u) | (it.must_q ? ~0u : 0u)
+                  | (nvis == 1 ? 1u << (j & 31) : 0u);
+        }
+        const int force = (int)((kmust >> (j & 31)) & 1u);
+        const int last = j == p.Tk - 1;
+        int keep;
+        if (p.mass) {
+          if ((nvis == nb) | last) {
+            const int kb = 32 - __clz(nvis - 1);
+            ts = thrt[2 * kb + last];
+            to = thrt[LA_KB2 + last];
+            nb = last ? nvis + 1 : (1 << kb) + 1;
+          }
+          const int sure = force | !(d < ts);
+          const int open = !(d < to);
+          const int anys = __any_sync(0xffffffffu, sure), anyo = __any_sync(0xffffffffu, open);
+          keep = sure;
+          if (!anys & anyo) {
+            const float lf0 = la_quad_sum(lo0), lf1 = la_quad_sum(lo1);
+            const float cr = __fmul_rn(d, c) + (last ? lnl : 7.0f);
+            keep = (qv < p.Sq) & !(cr - __log2f((lane & 1) ? lf1 : lf0) < thr);
+          }
+        } else {
+          keep = force | !(d < tp);
+        }
+        kbits |= (uint32_t)keep << (j & 31);
       }
-      kbits |= (uint32_t)keep << (j & 31);
     };
 #endif
     /* The criterion of tile j, as this build places it (v8: c0 is the lane's row step d). */
@@ -1459,6 +1552,7 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
 
     int j = la_visit_next(p, it);
     const int visits = j >= 0; /* an empty row has no loads, no GEMMs, no marks */
+    if (la_lean<D>() && j == p.Tk - 1 && p.Sk % LA_BN) j |= (int)LA_TKL_BIT; /* as published */
     if (j >= 0) {
       la_mbar_wait(bar.full_q(), qcount & 1u);
       LA_TRC(1, LA_CLK());
@@ -1553,7 +1647,15 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
         if constexpr (MARK) {
           if constexpr (LA_MARK_AT != 0)
 #if LA_VER >= 8
-            jm = j, cm0 = fminf((lane & 1) ? x1 - mo1 : x0 - mo0, dv), lm0 = lo0, lm1 = lo1;
+          {
+            jm = j, lm0 = lo0, lm1 = lo1;
+            /* v19 at D=128: a padding row's d is -inf; a valid row's NaN d counts as +inf in
+             * every test, as fminf with dv makes it */
+            if constexpr (la_lean<D>())
+              cm0 = qv < p.Sq ? ((lane & 1) ? x1 - mo1 : x0 - mo0) : -INFINITY;
+            else
+              cm0 = fminf((lane & 1) ? x1 - mo1 : x0 - mo0, dv);
+          }
 #else
             jm = j, cm0 = (x0 - mo0) * c, cm1 = (x1 - mo1) * c, lm0 = lo0, lm1 = lo1;
 #endif
@@ -1745,12 +1847,22 @@ __global__ void __launch_bounds__(LA_THREADS, 1)
     const float lnl = nkl == LA_BN ? 7.0f : __log2f((float)nkl);
     const float ln = (t < LA_KB2 ? t & 1 : t - LA_KB2) ? lnl : 7.0f;
     float v;
-    if (t < LA_KB2)
-      v = la_thr_min(p.thr, p.c, ln, 7.0f + (float)(t >> 1)); /* sure: d*c + ln - lmax */
-    else if (t < LA_KB2 + 2)
-      v = la_thr_min(p.thr, p.c, ln, 0.0f); /* open: d*c + ln */
-    else
-      v = la_thr_min(p.thr, p.c, 0.0f, 0.0f); /* PEAK: d*c */
+    if constexpr (la_lean<D>()) {
+      /* sure: d*c + ln - lmax; open: d*c + ln; PEAK: d*c. v19 (D=128) runs PEAK as MASS's code: every
+       * "sure" threshold is PEAK's, nothing is "open" (+inf). One call site: a second one made
+       * ptxas fail its register allocation. */
+      const int pk = t >= LA_KB2 + 2 || !p.mass;
+      const float a = pk ? 0.0f : ln, b = pk || t >= LA_KB2 ? 0.0f : 7.0f + (float)(t >> 1);
+      v = la_thr_min(p.thr, p.c, a, b);
+      if (!p.mass && t >= LA_KB2 && t < LA_KB2 + 2) v = INFINITY;
+    } else {
+      if (t < LA_KB2)
+        v = la_thr_min(p.thr, p.c, ln, 7.0f + (float)(t >> 1)); /* sure: d*c + ln - lmax */
+      else if (t < LA_KB2 + 2)
+        v = la_thr_min(p.thr, p.c, ln, 0.0f); /* open: d*c + ln */
+      else
+        v = la_thr_min(p.thr, p.c, 0.0f, 0.0f); /* PEAK: d*c */
+    }
     thrt[t] = v;
   }
 #endif

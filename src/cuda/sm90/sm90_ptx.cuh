@@ -206,6 +206,18 @@ __device__ __forceinline__ uint64_t la_desc_sw128(uint32_t addr, uint32_t lbo, u
          | ((uint64_t)(sbo >> 4) << 32) | (1ull << 62);
 }
 
+/* The descriptor's low word (start address / 16 and LBO / 16) of a 1024-aligned swizzled base:
+ * k-step offsets add to it without a carry out of the 14-bit address field (shared memory is
+ * below 256 KB), so a GEMM's descriptors are one 32-bit add each (LA_DESC_BASE). */
+__device__ __forceinline__ uint32_t la_desc_lo(uint32_t addr, uint32_t lbo) {
+  return ((addr & 0x3FFFFu) >> 4) | ((lbo >> 4) << 16);
+}
+__device__ __forceinline__ uint64_t la_desc_from_lo(uint32_t lo, uint32_t sbo) {
+  uint64_t d;
+  asm("mov.b64 %0, {%1, %2};" : "=l"(d) : "r"(lo), "r"((sbo >> 4) | (1u << 30)));
+  return d;
+}
+
 /* ---- barriers among warps, registers, special functions ---- */
 __device__ __forceinline__ void la_bar_sync(int id, int threads) {
   asm volatile("bar.sync %0, %1;" ::"r"(id), "r"(threads) : "memory");
