@@ -13,7 +13,9 @@
 # per-tile instructions 517 -> ~500 and MASS with nothing skipped over its own dense from
 # +2.1-3.8 % (v18) to +1.5-3 % at both D=128 shapes. Falsified (LEAN) if MASS at H=40 S=75600 is
 # not <= 3 % over its dense or not 0.5 point below v18's in the same run.
-# Environment: ALT_FLAGS (default -DLA_DESC_BASE=1) the third build's flags; CHECKS=0 skips the
+# (Since v19 is the default, the builds name v18 explicitly: prev -DLA_SM90_V18, alt by default
+# -DLA_SM90_V18 -DLA_DESC_BASE=1; the runs below were made before, with the default as prev.)
+# Environment: ALT_FLAGS (default -DLA_SM90_V18 -DLA_DESC_BASE=1) the third build's flags; CHECKS=0 skips the
 # checks, PROF=0 the ncu counts, SAN=0 the sanitizers; PROF_CASES (default d128_dense d128_mass);
 # AB_SHAPES, AB_CONFIGS, SEED. Everything under $OUT is packed into one all.tgz at the end.
 # Outcome, first run (results/lean_h100.txt): bit-identical (160 runs), checks and sanitizers
@@ -22,14 +24,12 @@
 # MASS over its own dense +2.9 / +3.1 % (v18 +3.1 / +3.8 %). Second run (ALT_FLAGS=-DLA_LEAN=1,
 # SEED=7, results/ab_lean_run2_h100.log): D=128 dense 0.999 / 0.990, MASS 0.993 / 0.982, d = 0.5
 # 0.985 / 0.986, d = 0.25 0.988 / 0.980; D=64 dense 1.015, d = 0.25 1.027 (LEAN alone at D=64:
-# dense 0.978 but MASS 1.024, PEAK 1.049). Kept as v19 at D=128 only (src/cuda/sm90/NOTES.md).
+# dense 0.978 but MASS 1.024, PEAK 1.049). Kept as v19 at D=128; at D=64 only the last-key-tile
+# flag in the kernels without marking (bench/sm90/v19ab.sh, src/cuda/sm90/NOTES.md).
 cd "$(dirname "$0")/../.." || exit 1
 . bench/sm90/steps.sh
-LA_SM90_OUT=build-sm90/alt LA_SM90_NVCC_FLAGS="${ALT_FLAGS:--DLA_DESC_BASE=1}" bench/sm90/build.sh \
-  > "$O/build_alt.log" 2>&1 &
-pd=$!
-la_bridges lean "-DLA_LEAN=1 -DLA_DESC_BASE=1" "" || exit 1
-wait $pd || { tail -3 "$O/build_alt.log"; exit 1; }
+la_bridges lean "-DLA_LEAN=1 -DLA_DESC_BASE=1" "-DLA_SM90_V18" "${ALT_FLAGS:--DLA_SM90_V18 -DLA_DESC_BASE=1}" ||
+  exit 1
 N=build-sm90/lean/libsm90h.so
 P=build-sm90/libsm90h.so
 A=build-sm90/alt/libsm90h.so
@@ -42,11 +42,9 @@ if [ "${PROF:-1}" = 1 ]; then
   echo "srcprof rc=$? $(t)"
   python3 bench/sm90/sass_tile.py "$O"/sass_*.csv.gz | grep -E "sass_|loop"
 fi
-timeout 450 python3 bench/sm90/sm90_bench.py $N --ab-bench --ab $P --alt $A --seed "${SEED:-99}" \
-  --ab-shapes "${AB_SHAPES:-12,32760,128;40,75600,128;48,17776,64}" \
-  --ab-configs "${AB_CONFIGS:-MASS_thr=-30,PEAK_thr=-30,d=0.25}" > "$O/ab_lean.log" 2>&1
-echo "ab rc=$? $(t) (new = LEAN + DESC_BASE, prev = v18, alt = ${ALT_FLAGS:--DLA_DESC_BASE=1})"
-grep -E "RESULT" "$O/ab_lean.log"
+la_ab_alt $N $P $A "${SEED:-99}" 450 "${AB_SHAPES:-12,32760,128;40,75600,128;48,17776,64}" \
+  "${AB_CONFIGS:-MASS_thr=-30,PEAK_thr=-30,d=0.25}" ab_lean.log \
+  "new = LEAN + DESC_BASE, prev = v18, alt = ${ALT_FLAGS:--DLA_SM90_V18 -DLA_DESC_BASE=1}"
 [ "${SAN:-1}" = 1 ] && la_sanitize $N len2048_d128_h20 90
-(cd "$O" && tar czf /tmp/all.tgz --exclude all.tgz . && rm -rf ./* && mv /tmp/all.tgz .)
+la_pack
 echo "done $(t)"

@@ -11,9 +11,15 @@
 #                                     of BUDGET seconds since $T0 (at least 60), into $O/LOG
 #   la_tried MACRO DIFF               a tried-and-lost change kept as a diff: applied to this copy of
 #                                     the tree unless the kernel source already has MACRO
-#   la_bridges DIR NEW_FLAGS PREV_FLAGS
+#   la_bridges DIR NEW_FLAGS PREV_FLAGS [ALT_FLAGS]
 #                                     the bridge twice, side by side: build-sm90/DIR with NEW_FLAGS
-#                                     and build-sm90 with PREV_FLAGS (logs build_new / build_prev)
+#                                     and build-sm90 with PREV_FLAGS (logs build_new / build_prev);
+#                                     with ALT_FLAGS a third, build-sm90/alt (log build_alt)
+#   la_ab_alt NEW PREV ALT SEED SECS SHAPES CONFIGS LOG LABEL
+#                                     sm90_bench.py --ab-bench NEW against PREV with ALT as the
+#                                     third build, under a SECS timeout, into $O/LOG; its RESULT lines
+#   la_pack                           everything under $O into one $O/all.tgz (only a handful of
+#                                     files come back from a device call)
 # Sourcing sets the call's defaults: logs under $OUT (or /tmp), the clock $T0, unbuffered Python.
 O=${OUT:-/tmp}
 T0=${T0:-$(date +%s)}
@@ -69,11 +75,28 @@ la_tried() {
   grep -q "$1" src/cuda/sm90/sm90_fwd.cu || git apply "$2" || { echo "la_tried: $2 does not apply"; return 1; }
 }
 la_bridges() {
-  local dir=$1 newf=$2 prevf=$3 pp
+  local dir=$1 newf=$2 prevf=$3 altf=${4-} pp pa=""
   LA_SM90_NVCC_FLAGS="$prevf" bench/sm90/build.sh > "$O/build_prev.log" 2>&1 &
   pp=$!
+  if [ $# -ge 4 ]; then
+    LA_SM90_OUT=build-sm90/alt LA_SM90_NVCC_FLAGS="$altf" bench/sm90/build.sh \
+      > "$O/build_alt.log" 2>&1 &
+    pa=$!
+  fi
   LA_SM90_OUT=build-sm90/$dir LA_SM90_NVCC_FLAGS="$newf" bench/sm90/build.sh \
-    > "$O/build_new.log" 2>&1 || { tail -3 "$O/build_new.log"; wait $pp; return 1; }
+    > "$O/build_new.log" 2>&1 || { tail -3 "$O/build_new.log"; wait $pp $pa; return 1; }
   wait $pp || { tail -3 "$O/build_prev.log"; return 1; }
-  echo "bridges built ($(($(date +%s) - T0)) s): build-sm90/$dir '$newf', build-sm90 '$prevf'"
+  if [ -n "$pa" ]; then wait $pa || { tail -3 "$O/build_alt.log"; return 1; }; fi
+  echo "bridges built ($(($(date +%s) - T0)) s): build-sm90/$dir '$newf', build-sm90 '$prevf'${pa:+,}" \
+    "${pa:+build-sm90/alt '$altf'}"
+}
+la_ab_alt() {
+  local new=$1 prev=$2 alt=$3 seed=$4 secs=$5 shapes=$6 configs=$7 log=$8 label=$9
+  timeout "$secs" python3 bench/sm90/sm90_bench.py "$new" --ab-bench --ab "$prev" --alt "$alt" \
+    --seed "$seed" --ab-shapes "$shapes" --ab-configs "$configs" > "$O/$log" 2>&1
+  echo "ab rc=$? $(t) ($label)"
+  grep -E "RESULT" "$O/$log"
+}
+la_pack() {
+  (cd "$O" && tar czf /tmp/all.tgz --exclude all.tgz . && rm -rf ./* && mv /tmp/all.tgz .)
 }

@@ -5,6 +5,8 @@
 # racecheck / synccheck of one D=128 case; then the library for sm_90 with `ctest -L gpu`, the
 # Python layer's CUDA tests and the torch table (= tables.sh's first run). Carry [".whl"] (the
 # Python tests' diffusers and pytest). Everything under $OUT comes back as one all.tgz.
+# Env: GC_STEPS (default "build test python torch") the gpu_check.sh steps; AB_D64=1 adds an
+# A/B of the default against v18 at D=64 (H=48 S=17776: dense, MASS, d = 0.25, d = 0.10).
 cd "$(dirname "$0")/../.." || exit 1
 . bench/sm90/steps.sh
 la_bridges v19 "" "-DLA_SM90_V18" || exit 1
@@ -13,12 +15,20 @@ P=build-sm90/libsm90h.so
 la_first $N len2048_d128_h20 60 || exit 1
 la_checks $N $P || exit $?
 la_sanitize $N len2048_d128_h20 90
-OUT=/tmp/gc1 BACKEND=sm90 scripts/gpu_check.sh build test python torch > "$O/gpu_check.log" 2>&1
+# shellcheck disable=SC2086 # the steps are a list
+OUT=/tmp/gc1 BACKEND=sm90 scripts/gpu_check.sh ${GC_STEPS:-build test python torch} \
+  > "$O/gpu_check.log" 2>&1
 echo "gpu_check rc=$? $(t)"
 grep -E "tests passed|tests failed|passed|failed|status" "$O/gpu_check.log" | tail -6
-cp /tmp/gc1/table.md "$O/table_run1.md"
-cp /tmp/gc1/baselines.txt "$O/baselines_run1.txt"
 cp /tmp/gc1/env.txt "$O/env.txt"
-cat "$O/table_run1.md"
-(cd "$O" && tar czf /tmp/all.tgz --exclude all.tgz . && rm -rf ./* && mv /tmp/all.tgz .)
+if [ -f /tmp/gc1/table.md ]; then
+  cp /tmp/gc1/table.md "$O/table_run1.md"
+  cp /tmp/gc1/baselines.txt "$O/baselines_run1.txt"
+  cat "$O/table_run1.md"
+fi
+if [ "${AB_D64:-0}" = 1 ]; then
+  la_ab $N $P 11 420 "48,17776,64" "d=0.25,d=0.10,MASS_thr=-30" ab_v19_d64.log "new = v19, prev = v18"
+  grep RESULT "$O/ab_v19_d64.log"
+fi
+la_pack
 echo "done $(t)"

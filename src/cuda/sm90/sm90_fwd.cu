@@ -43,11 +43,13 @@
  *   than v13's, cause not found. An earlier form with a larger callee moved the kernel body's
  *   register allocation (D=64 1.5-4 % slower, dense included).
  * - v19 (default): v18 plus, at D=128, the wgmma descriptors from one base per stage
- *   (LA_DESC_BASE) and marking's lean per-tile bookkeeping (LA_LEAN), both below. H100, in one
- *   process against v18 (bench/sm90/lean.sh, two runs, LEAN + DESC_BASE at both head dims):
- *   D=128 dense 0.990-1.000, MASS with nothing skipped 0.982-0.993, d = 0.5 0.985-0.986,
- *   d = 0.25 0.962-0.988; at D=64 dense 1.010-1.015 and d = 0.25 1.019-1.027, so D=64 keeps v18's
- *   code (its kernels are v18's, SASS byte for byte). -DLA_SM90_V18 builds v18.
+ *   (LA_DESC_BASE) and marking's lean per-tile bookkeeping (LA_LEAN), both below, and at D=64
+ *   the last-key-tile flag alone in the kernels without marking (la_tkl). H100, in one process
+ *   against v18 (bench/sm90/lean.sh twice, v19ab.sh, v19.sh): D=128 dense 0.988-1.003, MASS with
+ *   nothing skipped 0.982-0.993, d = 0.5 0.985-0.986, d = 0.25 0.962-0.988, d = 0.10 0.984-0.992;
+ *   D=64 dense 0.978-0.982, d = 0.25 0.976-0.982 (LEAN + DESC_BASE at D=64 measured dense
+ *   1.010-1.015, lean marking there MASS 1.024-1.031 and PEAK 1.049-1.054: D=64's marking kernels
+ *   are v18's, SASS byte for byte). -DLA_SM90_V18 builds v18.
  * - -DLA_SM90_V18: v17 plus the drift-free longest-first schedule (LA_DF below) for read-mask
  *   calls at D=128 with >= 64 rounds and >= 65536 keys. H100 against v17 (bench/sm90/df2.sh):
  *   d = 0.25 / 0.10 0.964 / 0.970 at H=40 S=75600, 0.943 / 0.953 at H=24 S=118800; other calls
@@ -209,8 +211,9 @@ template <int D> __host__ __device__ constexpr bool la_qrs() {
  * last key tile share one rare branch; PEAK runs MASS's code with its threshold as the "sure"
  * one and +inf as the "open" one (no p.mass test per tile); a padding row's d is selected to
  * -inf instead of min'ed with a rebuilt +-inf. Per tile and consumer warp at H=12 S=32760 (ncu):
- * dense 465 -> 422 instructions, MASS marking 517 -> 467. At D=64 both measured slower in
- * sparse and dense calls (bench/sm90/lean.sh): la_v19<D>() limits them to D=128. */
+ * dense 465 -> 422 instructions, MASS marking 517 -> 467. At D=64 both together measured slower
+ * (bench/sm90/lean.sh), lean marking alone slower in the marking kernels: la_desc_base<D>() and
+ * la_lean<D>() take D=128, la_tkl<D, MARK>() adds D=64's kernels without marking. */
 #if LA_VER == 13 && !defined(LA_SM90_V13) && !defined(LA_SM90_V15) && !defined(LA_SM90_V17) \
     && !defined(LA_SM90_V18)
 #define LA_V19 1
@@ -223,15 +226,28 @@ template <int D> __host__ __device__ constexpr bool la_qrs() {
 #ifndef LA_LEAN
 #define LA_LEAN LA_V19
 #endif
-/* whether a head dim takes them (-DLA_V19_D64=1: D=64 too, for experiments) */
+/* whether a head dim takes them (experiments: -DLA_V19_D64=1 both at D=64 too, -DLA_DESC_D64=1
+ * or -DLA_LEAN_D64=1 one of them) */
 #ifndef LA_V19_D64
 #define LA_V19_D64 0
 #endif
+#ifndef LA_DESC_D64
+#define LA_DESC_D64 LA_V19_D64
+#endif
+#ifndef LA_LEAN_D64
+#define LA_LEAN_D64 LA_V19_D64
+#endif
 template <int D> __host__ __device__ constexpr bool la_desc_base() {
-  return LA_DESC_BASE && (D == 128 || LA_V19_D64);
+  return LA_DESC_BASE && (D == 128 || LA_DESC_D64);
 }
 template <int D> __host__ __device__ constexpr bool la_lean() {
-  return LA_LEAN && (D == 128 || LA_V19_D64);
+  return LA_LEAN && (D == 128 || LA_LEAN_D64);
+}
+/* The last-key-tile flag alone (producer, softmax): with la_lean, and at D=64 in the kernels
+ * without marking (there it measured dense 0.978-0.982 and d = 0.25 0.980-0.982 against v18 in
+ * two runs; the D=64 marking kernels lost 2-5 % with lean marking and keep v18's code). */
+template <int D, int MARK> __host__ __device__ constexpr bool la_tkl() {
+  return la_lean<D>() || (LA_LEAN && D == 64 && !MARK);
 }
 /* LA_LEAN: in a published slot and the consumer's j: j is the last key tile and it is partial
  * (Sk % BN != 0; a full last tile has the thresholds of every other, log2(BN) = 7) */
@@ -1008,7 +1024,7 @@ __device__ __forceinline__ void la_pair_rank(const la_sm90_params_t &p, la_item_
 }
 
 /* Producer: one thread walks the work items and the visit order and issues the TMA loads. */
-template <int D, int MC = 0>
+template <int D, int MARK, int MC = 0>
 __device__ __forceinline__ void la_producer(const la_sm90_params_t &p, uint32_t sbase,
                                             const int *list, uint32_t *slots) {
   using L = la_layout<D>;
@@ -1090,7 +1106,7 @@ __device__ __forceinline__ void la_producer(const la_sm90_params_t &p, uint32_t 
        * stage's empty barrier, so it is not overwritten while in use. */
       if (LA_PUBJ)
         slots[s] = (uint32_t)j | (jn < 0 ? LA_LAST_BIT : 0u)
-                   | (la_lean<D>() && j == p.Tk - 1 && p.Sk % LA_BN ? LA_TKL_BIT : 0u);
+                   | (la_tkl<D, MARK>() && j == p.Tk - 1 && p.Sk % LA_BN ? LA_TKL_BIT : 0u);
       load_kv(L::K_OFF, &p.tk, bar.full_k(s), s, j, mine);
 #if LA_TRACE
       tt = la_clk();
@@ -1288,8 +1304,8 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
           for (int e = 0; e < 2; ++e)
             if (8 * i + cb + e >= nk) sc[4 * i + e] = sc[4 * i + 2 + e] = -INFINITY;
       };
-      if constexpr (la_lean<D>()) {
-        /* v19 at D=128: j carries the flag of a partial last key tile (LA_TKL_BIT) */
+      if constexpr (la_tkl<D, MARK>()) {
+        /* v19: j carries the flag of a partial last key tile (LA_TKL_BIT) */
         if (j & LA_TKL_BIT) mask_keys(p.Sk - (p.Tk - 1) * LA_BN);
       } else {
         const int nk = p.Sk - j * LA_BN < LA_BN ? p.Sk - j * LA_BN : LA_BN;
@@ -1552,7 +1568,7 @@ __device__ __forceinline__ void la_consumer(const la_sm90_params_t &p, uint32_t 
 
     int j = la_visit_next(p, it);
     const int visits = j >= 0; /* an empty row has no loads, no GEMMs, no marks */
-    if (la_lean<D>() && j == p.Tk - 1 && p.Sk % LA_BN) j |= (int)LA_TKL_BIT; /* as published */
+    if (la_tkl<D, MARK>() && j == p.Tk - 1 && p.Sk % LA_BN) j |= (int)LA_TKL_BIT; /* as published */
     if (j >= 0) {
       la_mbar_wait(bar.full_q(), qcount & 1u);
       LA_TRC(1, LA_CLK());
@@ -1897,7 +1913,7 @@ __global__ void __launch_bounds__(LA_THREADS, 1)
   if (threadIdx.x < 128) {
     la_setmaxnreg_dec<24>();
     if (threadIdx.x == 0) {
-      la_producer<D, MC>(p, sbase, list, slots);
+      la_producer<D, MARK, MC>(p, sbase, list, slots);
       if constexpr (MC) la_cluster_sync(); /* see below */
     }
   } else {
