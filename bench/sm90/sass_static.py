@@ -78,7 +78,7 @@ def key(chain, texts):
                  for f, n in chain)
 
 
-def steady_loop(ins):
+def steady_loop(ins, per_trip=1):
     best = None
     for a, src, _ in ins:
         m = re.search(r"BRA (?:!?U?P\d, )?0x([0-9a-f]+)", src)
@@ -86,7 +86,8 @@ def steady_loop(ins):
             continue
         tgt = int(m.group(1), 16)
         body = [x for x in ins if tgt <= x[0] <= a]
-        if sum("HGMMA" in x[1] for x in body) in (12, 16) and (best is None or len(body) < len(best)):
+        if sum("HGMMA" in x[1] for x in body) in (12 * per_trip, 16 * per_trip) and (
+                best is None or len(body) < len(best)):
             best = body
     return best
 
@@ -117,6 +118,8 @@ def main():
     ap.add_argument("--src", required=True)
     ap.add_argument("--kernel", required=True)
     ap.add_argument("--list-new", action="store_true")
+    ap.add_argument("--per-trip", type=int, default=1,
+                    help="tiles per trip of the build's steady loop (an unrolled loop: 2)")
     ap.add_argument("--rare", default="",
                     help="regex: new code whose line texts match runs on no tile (a rare branch)")
     a = ap.parse_args()
@@ -140,7 +143,7 @@ def main():
     ref_total = sum(v[1] for v in levels[0].values())
     ref_common = sum(cnt.get(x[0], 0) / tiles for x in rloop if cnt.get(x[0], 0) > 0.5 * tiles)
     nins = disasm_chains(a.cubin, a.kernel)
-    nloop = steady_loop(nins)
+    nloop = steady_loop(nins, a.per_trip)
     if not nloop:
         sys.exit("no steady loop in the build")
     est, new, by_level = 0.0, {}, [0, 0, 0, 0]
@@ -159,6 +162,7 @@ def main():
             new[k] = new.get(k, 0) + 1
     print("reference %s: loop %d instructions, %.1f per tile (common path %.1f)" % (
         os.path.basename(a.ref_cubin), len(rloop), ref_total, ref_common))
+    est /= a.per_trip
     print("build %s: loop %d instructions, estimated %.1f per tile (matched by full chain %d, "
           "two frames %d, innermost line %d; new code %d, once per tile unless --rare)" % (
               os.path.basename(a.cubin), len(nloop), est, *by_level))
