@@ -200,8 +200,6 @@ template <int D> __host__ __device__ constexpr bool la_qrs() {
 #ifndef LA_KV_POLICY
 #define LA_KV_POLICY LA_L2_EVICT_LAST
 #endif
-/* LA_PUBJ (v11; -DLA_PUBJ=1 on older versions): the producer publishes the visit sequence
- * (NOTES.md, v10 and v11). */
 /* v19 (the default; -DLA_SM90_V18 builds v18): two per-tile instruction cuts at D=128.
  * LA_DESC_BASE: each GEMM's wgmma descriptors as one base low word per stage plus a constant per
  * k-step (la_desc_lo / la_desc_from_lo; 2 SASS instructions per HGMMA instead of 5).
@@ -252,6 +250,8 @@ template <int D, int MARK> __host__ __device__ constexpr bool la_tkl() {
 /* LA_LEAN: in a published slot and the consumer's j: j is the last key tile and it is partial
  * (Sk % BN != 0; a full last tile has the thresholds of every other, log2(BN) = 7) */
 #define LA_TKL_BIT 0x40000000u
+/* LA_PUBJ (v11; -DLA_PUBJ=1 on older versions): the producer publishes the visit sequence
+ * (NOTES.md, v10 and v11). */
 #ifndef LA_PUBJ
 #define LA_PUBJ (LA_VER >= 11)
 #endif
