@@ -1864,9 +1864,11 @@ __global__ void __launch_bounds__(LA_THREADS, 1)
     const float ln = (t < LA_KB2 ? t & 1 : t - LA_KB2) ? lnl : 7.0f;
     float v;
     if constexpr (la_lean<D>()) {
-      /* sure: d*c + ln - lmax; open: d*c + ln; PEAK: d*c. v19 (D=128) runs PEAK as MASS's code: every
-       * "sure" threshold is PEAK's, nothing is "open" (+inf). One call site: a second one made
-       * ptxas fail its register allocation. */
+      /* sure: d*c + ln - lmax; open: d*c + ln; PEAK: d*c. v19 (D=128) runs PEAK as MASS's code:
+       * every "sure" threshold is PEAK's, every "open" one +inf. Invariant PEAK relies on: sure
+       * <= open, so an open lane (d = +inf or NaN) is also sure and mark8 never takes MASS's
+       * exact path for PEAK. One call site: a second one made ptxas fail its register
+       * allocation. */
       const int pk = t >= LA_KB2 + 2 || !p.mass;
       const float a = pk ? 0.0f : ln, b = pk || t >= LA_KB2 ? 0.0f : 7.0f + (float)(t >> 1);
       v = la_thr_min(p.thr, p.c, a, b);
