@@ -7,7 +7,8 @@ criteria at thresholds where the MASS bounds leave tiles open (the exact log2 pa
 kernel variant (pingpong x persistent). The CPU-spec check (sm90_bench.py --check) is the other
 half: it bounds both builds against the spec, this one says they are the same.
 
-Usage: python3 bench/sm90/same_bits.py NEW_LIB PREV_LIB [--seed N]   (exit 1 on any difference)
+Usage: python3 bench/sm90/same_bits.py NEW_LIB PREV_LIB [--seed N] [--extra]   (exit 1 on any
+difference; --extra adds Tk = 1, thr = -inf / 0 and non-finite keys)
 """
 import argparse
 import math
@@ -40,6 +41,22 @@ MODES = [
     (PEAK, -1.0, 0.5, True),
 ]
 VARIANTS = [(1, 2), (0, 2), (1, 1), (0, 0)]
+# --extra (added 2026-11-28 after the v19 review; first to be run on the next device call): one
+# key tile (Tk = 1: the first tile is the last, partial or not), the threshold's ends (thr = -inf
+# keeps every visited tile, thr = 0 the API's largest), and keys with non-finite components (an
+# inf in one key's first dimension, a NaN key) on a case whose q-tiles have padding rows.
+EXTRA_CASES = [
+    ("len100_d128_tk1", 1, 100, 100, 2, 2, 128, "bshd", BF16, False),
+    ("len128_d64_tk1", 1, 128, 128, 2, 2, 64, "bshd", FP16, False),
+    ("len1100_d128_nonfinite", 1, 1100, 1100, 2, 2, 128, "bshd", BF16, True),
+]
+EXTRA_MODES = [
+    (MASS, -math.inf, None, False),
+    (PEAK, -math.inf, None, False),
+    (MASS, 0.0, None, False),
+    (PEAK, 0.0, 0.5, True),
+    (MASS, -6.0, None, True),
+]
 
 
 def main():
@@ -47,18 +64,27 @@ def main():
     ap.add_argument("new")
     ap.add_argument("prev")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--extra", action="store_true",
+                    help="also the extra cases and modes (Tk = 1, thr = -inf / 0, non-finite keys)")
     a = ap.parse_args()
     libs = [Lib(a.new), Lib(a.prev)]
     gen = torch.Generator().manual_seed(a.seed)
     dev = "cuda"
     fails = runs = 0
-    for name, B, Sq, Sk, Hq, Hkv, D, layout, dt in CASES:
+    todo = [(c + (False,), MODES) for c in CASES]
+    if a.extra:
+        todo += [(c, EXTRA_MODES) for c in EXTRA_CASES]
+        todo += [(c + (False,), EXTRA_MODES[:2]) for c in CASES[:2]]
+    for (name, B, Sq, Sk, Hq, Hkv, D, layout, dt, nonfinite), modes in todo:
         qf, kf = scored_qk(B, Sq, Sk, Hq, Hkv, D, gen)
+        if nonfinite:
+            kf[:, 5, :, 0] = math.inf
+            kf[:, 700, :, :] = math.nan
         q = make(B, Sq, Hq, D, layout, dt, dev, gen, qf)
         k = make(B, Sk, Hkv, D, layout, dt, dev, gen, kf)
         v = make(B, Sk, Hkv, D, layout, dt, dev, gen)
         geom = libs[0].geometry(B, Hq, Sq, Sk, D, dt)
-        for mi, (crit, thr, dens, must) in enumerate(MODES):
+        for mi, (crit, thr, dens, must) in enumerate(modes):
             rmask = None if dens is None else random_mask(geom, dens, gen).to(dev)
             must_k = [(min(Sk - 1, 130), min(Sk, 131))] if must else []
             must_q = [(Sq - 1, Sq)] if must else []
