@@ -5,20 +5,21 @@
 #   LA_LEAN: marking's bookkeeping (the producer flags a partial last key tile in its published
 #     slot; one rare branch for word change / lmax step / last tile; PEAK runs MASS's code; no
 #     p.mass, Tk or Sq reloads per tile).
-# Builds three bridges (build-sm90 = v18; build-sm90/lean = LEAN + DESC_BASE; build-sm90/desc =
-# DESC_BASE), same_bits.py lean against v18 (masks, O, LSE bit for bit) and the CPU-spec checks of
-# lean, ncu SASS counts of lean's dense and MASS multicast kernels (per-tile instructions: v18 465 /
-# 517), then --ab-bench new = lean, prev = v18, alt = desc; racecheck / synccheck at the end.
+# Builds three bridges (build-sm90 = v18; build-sm90/lean = LEAN + DESC_BASE; build-sm90/alt =
+# ALT_FLAGS, by default DESC_BASE alone), same_bits.py lean against v18 (masks, O, LSE bit for
+# bit) and the CPU-spec checks of lean, ncu SASS counts of lean's dense and MASS multicast kernels
+# (per-tile instructions: v18 465 / 517), then --ab-bench new = lean, prev = v18, alt;
+# racecheck / synccheck at the end.
 # Prediction (before the run): DESC_BASE dense D=128 -0.5 to -2 %, D=64 -1 to -3 %; LEAN MASS
 # per-tile instructions 517 -> ~500 and MASS with nothing skipped over its own dense from
 # +2.1-3.8 % (v18) to +1.5-3 % at both D=128 shapes. Falsified (LEAN) if MASS at H=40 S=75600 is
 # not <= 3 % over its dense or not 0.5 point below v18's in the same run.
 # (Since v19 is the default, the builds name v18 explicitly: prev -DLA_SM90_V18, alt by default
 # -DLA_SM90_V18 -DLA_DESC_BASE=1; the runs below were made before, with the default as prev.)
-# Environment: ALT_FLAGS (default -DLA_SM90_V18 -DLA_DESC_BASE=1) the third build's flags; CHECKS=0 skips the
-# checks, PROF=0 the ncu counts, SAN=0 the sanitizers; PROF_CASES (default d128_dense d128_mass);
+# Environment: ALT_FLAGS (default -DLA_SM90_V18 -DLA_DESC_BASE=1) the third build's flags;
+# CHECKS=0 skips the checks, PROF=0 the ncu counts, SAN=0 the sanitizers; PROF_CASES (default d128_dense d128_mass);
 # AB_SHAPES, AB_CONFIGS, SEED. Everything under $OUT is packed into one all.tgz at the end.
-# Outcome, first run (results/lean_h100.txt): bit-identical (160 runs), checks and sanitizers
+# Outcome, first run (results/ab_lean_run1_h100.log): bit-identical (160 runs), checks and sanitizers
 # clean; per-tile instructions dense 465 -> 422, MASS 517 -> 467; time new / v18: D=128 dense
 # 1.000 / 0.990, MASS 0.991 / 0.986, d = 0.25 0.985 / 0.962; D=64 dense 1.010, PEAK 1.020;
 # MASS over its own dense +2.9 / +3.1 % (v18 +3.1 / +3.8 %). Second run (ALT_FLAGS=-DLA_LEAN=1,

@@ -24,12 +24,13 @@ The reference against itself reproduces sass_tile.py's figure. NVDISASM names nv
 not on PATH (e.g. the one in triton's wheel).
 """
 import argparse
-import csv
-import gzip
 import os
 import re
 import subprocess
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sass_tile import load, steady_loop  # noqa: E402
 
 NVDISASM = os.environ.get("NVDISASM", "nvdisasm")
 
@@ -78,37 +79,6 @@ def key(chain, texts):
                  for f, n in chain)
 
 
-def steady_loop(ins, per_trip=1):
-    best = None
-    for a, src, _ in ins:
-        m = re.search(r"BRA (?:!?U?P\d, )?0x([0-9a-f]+)", src)
-        if not m or int(m.group(1), 16) >= a:
-            continue
-        tgt = int(m.group(1), 16)
-        body = [x for x in ins if tgt <= x[0] <= a]
-        if sum("HGMMA" in x[1] for x in body) in (12 * per_trip, 16 * per_trip) and (
-                best is None or len(body) < len(best)):
-            best = body
-    return best
-
-
-def csv_counts(path):
-    with gzip.open(path, "rt") as f:
-        rows = list(csv.reader(f))
-    hdr = rows[1]
-    base = int(rows[2][0], 16)
-    out = {}
-    for r in rows[2:]:
-        if len(r) != len(hdr):
-            continue
-        d = dict(zip(hdr, r))
-        try:
-            out[int(d["Address"], 16) - base] = float(d["Instructions Executed"] or 0)
-        except ValueError:
-            pass
-    return out
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ref-csv", required=True)
@@ -123,7 +93,7 @@ def main():
     ap.add_argument("--rare", default="",
                     help="regex: new code whose line texts match runs on no tile (a rare branch)")
     a = ap.parse_args()
-    cnt = csv_counts(a.ref_csv)
+    cnt = {addr: n for addr, _, n in load(a.ref_csv)[1]}
     rtexts, ntexts = line_texts(a.ref_src), line_texts(a.src)
     rins = disasm_chains(a.ref_cubin, a.kernel)
     rloop = steady_loop(rins)

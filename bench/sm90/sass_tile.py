@@ -12,6 +12,8 @@ import sys
 
 
 def load(path):
+    """(kernel name, [(address from the first, SASS text, warp instructions executed)]); branch
+    targets made relative to the first address like the addresses."""
     with gzip.open(path, "rt") as f:
         rows = list(csv.reader(f))
     hdr = rows[1]
@@ -23,21 +25,23 @@ def load(path):
             n = float(r["Instructions Executed"] or 0)
         except ValueError:
             n = 0.0
-        out.append((int(r["Address"], 16) - base, r["Source"].strip(), n))
+        src = re.sub(r"0x([0-9a-f]{9,})", lambda m: hex(int(m.group(1), 16) - base),
+                     r["Source"].strip())
+        out.append((int(r["Address"], 16) - base, src, n))
     return rows[0][1], out
 
 
-def steady_loop(ins):
+def steady_loop(ins, per_trip=1):
+    """The smallest region closed by a backward branch that holds per_trip tiles' GEMMs."""
     best = None
     for a, src, _ in ins:
-        m = re.search(r"BRA (?:P\d, )?(?:`\(\.L_x_\d+\) )?0x([0-9a-f]+)", src)
-        if not m:
+        m = re.search(r"BRA (?:!?U?P\d, )?0x([0-9a-f]+)", src)
+        if not m or int(m.group(1), 16) >= a:
             continue
         tgt = int(m.group(1), 16)
-        if tgt >= a:
-            continue
         body = [x for x in ins if tgt <= x[0] <= a]
-        if sum("HGMMA" in x[1] for x in body) in (12, 16) and (best is None or len(body) < len(best)):
+        if sum("HGMMA" in x[1] for x in body) in (12 * per_trip, 16 * per_trip) and (
+                best is None or len(body) < len(best)):
             best = body
     return best
 
@@ -45,13 +49,7 @@ def steady_loop(ins):
 def main():
     for path in sys.argv[1:]:
         name, ins = load(path)
-        # the exports give absolute branch targets: make them relative to the first address
-        with gzip.open(path, "rt") as f:
-            rows = list(csv.reader(f))
-        first = int(rows[2][0], 16)
-        fixed = [(a, re.sub(r"0x([0-9a-f]{9,})", lambda m: hex(int(m.group(1), 16) - first), src), n)
-                 for a, src, n in ins]
-        body = steady_loop(fixed)
+        body = steady_loop(ins)
         if not body:
             print("%s: no steady loop with both GEMMs found" % path)
             continue

@@ -1,8 +1,8 @@
 #!/bin/bash
 # v19ab.sh — one device call: the default build (v19) against v18 in one process (--ab-bench),
 # with a third build ALT (default -DLA_LEAN_D64=1: the v19 of that run with lean marking at D=64;
-# its D=128 kernels are v19's, so its D=128 rows against v19's show the run's noise). same_bits.py and the
-# CPU-spec check of ALT against v18 first (ALT must be bit-identical too). Everything under $OUT
+# its D=128 kernels are v19's, so its D=128 rows against v19's show the run's noise).
+# same_bits.py and the CPU-spec check of ALT against v18 first (ALT must be bit-identical too). Everything under $OUT
 # comes back as one all.tgz.
 # Prediction (before the run): v19/v18 at D=128 as in lean.sh's two runs (dense 0.99-1.00, MASS
 # 0.98-0.99, d = 0.25 / 0.10 0.96-0.99); D=64 rows 1.00 +- 0.01 (the same kernels); ALT at D=64
